@@ -1,0 +1,51 @@
+# azlens — the two commands a user needs are `make up` and `make test`; everything they need is
+# installed by the targets below (Go modules through the module proxy, Debian packages via apt).
+
+GO        ?= go
+BIN       := bin
+GOFLAGS_BUILD := -trimpath
+# CI extras: how long each fuzz target runs in the smoke pass.
+FUZZTIME  ?= 5s
+
+.PHONY: all build up test vet fmt-check test-deps fuzz-smoke bench layer collector clean
+
+all: build
+
+# Binaries `azlens up` finds next to itself: the CLI, the sample function and (once built) the agent.
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/azlens ./cmd/azlens
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/hello ./examples/hello
+
+# The main job: a region of 3 zones running the sample function under steady load.
+up: build
+	./$(BIN)/azlens up
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Tools the tests need (promtool and prometheus from Debian's package); idempotent.
+test-deps:
+	@if [ -x scripts/install-prometheus.sh ]; then scripts/install-prometheus.sh; fi
+
+test: test-deps fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+# Runs every Fuzz target briefly (CI extra).
+fuzz-smoke:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2x ./emulator/ ./internal/...
+
+clean:
+	rm -rf $(BIN) dist
