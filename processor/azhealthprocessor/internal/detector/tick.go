@@ -1,0 +1,264 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// peakSlots is how many slots the capacity window's peak-rate ring has; the
+// peak is remembered at a resolution of CapacityWindow/peakSlots.
+const peakSlots = 60
+
+// Tick closes the current bucket of every zone and evaluates every function.
+// Call it every Config.Tick; a late or skipped call only lowers resolution.
+func (d *Detector) Tick(now time.Time) []Report {
+	reports := make([]Report, 0, len(d.names))
+	for _, name := range d.names {
+		reports = append(reports, d.tickFunction(d.functions[name], now))
+	}
+	return reports
+}
+
+type result struct {
+	p      float64
+	has    bool // passed the volume gate: a verdict exists
+	breach bool
+	fast   bool
+}
+
+func (d *Detector) absGate(s Signal) float64 {
+	if s == SignalSlow {
+		return d.cfg.SlowThreshold
+	}
+	return d.cfg.ErrorThreshold
+}
+
+// effect keeps huge volumes from flagging trivia: a breach needs a large
+// relative and absolute difference, not only a tiny p-value.
+func (d *Detector) effect(s Signal, pi, pr float64) bool {
+	if s == SignalSlow {
+		return pi >= d.cfg.SlowRatio*pr && pi-pr >= d.cfg.SlowMinDelta
+	}
+	return pi >= d.cfg.ErrorRatio*pr && pi-pr >= d.cfg.ErrorMinDelta
+}
+
+func (f *function) evacuated(z *zone) bool {
+	return f.shift.active && f.shift.zone == z.name
+}
+
+// evaluate compares zone z with the pooled rest (every other zone not
+// evacuated) on signal s: first over the short window, then over the long
+// one when the short has too little volume on either side.
+func (d *Detector) evaluate(f *function, z *zone, s Signal, threshold float64) result {
+	cfg := &d.cfg
+	abs := d.absGate(s)
+	res := result{p: math.NaN()}
+	for w := range 2 {
+		own := &z.short
+		if w == 1 {
+			own = &z.long
+		}
+		var xr, nr float64
+		othersHealthy := true
+		for _, o := range f.order {
+			if o == z || f.evacuated(o) {
+				continue
+			}
+			ob := &o.short
+			if w == 1 {
+				ob = &o.long
+			}
+			xr += ob.x[s]
+			nr += ob.n[s]
+			if ob.n[s] >= cfg.MinVolume && ob.x[s]/ob.n[s] >= abs {
+				othersHealthy = false
+			}
+		}
+		xi, ni := own.x[s], own.n[s]
+		if w == 0 && ni >= cfg.FastMinVolume && nr >= cfg.FastMinVolume && ni > 0 && nr > 0 {
+			pi, pr := xi/ni, xr/nr
+			res.fast = pi >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
+		}
+		if ni < cfg.MinVolume || nr < cfg.MinVolume {
+			continue
+		}
+		pi, pr := xi/ni, xr/nr
+		res.has = true
+		res.p = testGreater(xi, ni, xr, nr)
+		res.breach = res.p < threshold && d.effect(s, pi, pr) && pi >= abs && othersHealthy
+		break
+	}
+	return res
+}
+
+// over says whether zone z, on its own, is above the absolute gate on s:
+// two such zones make the problem regional.
+func (d *Detector) over(z *zone, s Signal) bool {
+	abs := d.absGate(s)
+	switch {
+	case z.short.n[s] >= d.cfg.MinVolume:
+		return z.short.x[s]/z.short.n[s] >= abs
+	case z.long.n[s] >= d.cfg.MinVolume:
+		return z.long.x[s]/z.long.n[s] >= abs
+	}
+	return false
+}
+
+func (d *Detector) tickFunction(f *function, now time.Time) Report {
+	cfg := &d.cfg
+	r := Report{Function: f.name, Zones: make([]ZoneReport, len(f.order))}
+	for _, z := range f.order {
+		z.close()
+		z.short = z.window(d.nShort)
+		z.long = z.window(d.nLong)
+	}
+	threshold := cfg.Alpha / float64(len(f.order)*int(NumSignals))
+
+	var overZones [NumSignals]int
+	for i, z := range f.order {
+		rep := &r.Zones[i]
+		rep.Zone = z.name
+		has, breach, fast := false, false, false
+		var mask [NumSignals]bool
+		for s := range NumSignals {
+			res := d.evaluate(f, z, s, threshold)
+			rep.PValue[s] = res.p
+			rep.Breach[s] = res.breach || res.fast
+			mask[s] = rep.Breach[s]
+			has = has || res.has || res.fast
+			breach = breach || rep.Breach[s]
+			fast = fast || res.fast
+			if d.over(z, s) {
+				overZones[s]++
+			}
+		}
+		z.verdict = verdictMissing
+		switch {
+		case breach:
+			z.verdict = verdictBreach
+			z.breachMask = mask
+		case has:
+			z.verdict = verdictHealthy
+		}
+		if from, changed := z.alarm.step(z.verdict, fast, cfg); changed {
+			r.Events = append(r.Events, Event{Zone: z.name, Kind: "alarm_state",
+				Message: fmt.Sprintf("%s -> %s (breaching: %s)", from, z.alarm.state, signalList(mask))})
+		}
+		rep.State = z.alarm.state
+		d.updateCanaryHealth(z, now)
+
+		rep.TelemetryAge = -1
+		stale := false
+		if !z.lastTelemetry.IsZero() {
+			rep.TelemetryAge = now.Sub(z.lastTelemetry)
+			stale = rep.TelemetryAge > cfg.StaleAfter
+		}
+		if stale != z.stale {
+			z.stale = stale
+			msg := "telemetry stale"
+			if !stale {
+				msg = "telemetry fresh again"
+			}
+			r.Events = append(r.Events, Event{Zone: z.name, Kind: "telemetry", Message: msg})
+		}
+		rep.Stale = stale
+	}
+
+	regional := verdictHealthy
+	for _, n := range overZones {
+		if n >= 2 {
+			regional = verdictBreach
+		}
+	}
+	if from, changed := f.regional.step(regional, false, cfg); changed {
+		r.Events = append(r.Events, Event{Kind: "regional",
+			Message: fmt.Sprintf("regional state %s -> %s", from, f.regional.state)})
+	}
+	r.Regional = f.regional.state == StateAlarm
+
+	d.recordPeak(f, now)
+	d.decide(f, now, &r)
+
+	for i, z := range f.order {
+		rep := &r.Zones[i]
+		rep.TrafficWeight = 1
+		if f.evacuated(z) {
+			if f.shift.stage < 0 {
+				rep.TrafficWeight = 0
+				rep.Evacuate = true
+			} else {
+				rep.TrafficWeight = cfg.FailbackStages[f.shift.stage]
+			}
+		}
+	}
+	r.Blocked = make(map[string]uint64, len(f.blocked))
+	for k, v := range f.blocked {
+		r.Blocked[k] = v
+	}
+	d.sweep(f, now)
+	return r
+}
+
+func signalList(mask [NumSignals]bool) string {
+	out := ""
+	for s := range NumSignals {
+		if mask[s] {
+			if out != "" {
+				out += ","
+			}
+			out += s.String()
+		}
+	}
+	if out == "" {
+		return "none"
+	}
+	return out
+}
+
+// recordPeak remembers the invocation rate of the whole function (all zones)
+// so the capacity guard can ask whether the zones left can carry the peak.
+func (d *Detector) recordPeak(f *function, now time.Time) {
+	var rate float64
+	for _, z := range f.order {
+		covered := time.Duration(min(d.nShort, z.filled)) * d.cfg.Tick
+		if covered > 0 {
+			rate += z.short.n[SignalBad] / covered.Seconds()
+		}
+	}
+	slotLen := d.cfg.CapacityWindow / peakSlots
+	if slotLen <= 0 {
+		slotLen = 1
+	}
+	slot := int64(now.Sub(d.start) / slotLen)
+	for s := f.peakSlot + 1; s <= slot && s <= f.peakSlot+peakSlots; s++ {
+		f.peaks[s%peakSlots] = 0
+	}
+	if slot > f.peakSlot {
+		f.peakSlot = slot
+	}
+	i := f.peakSlot % peakSlots
+	f.peaks[i] = max(f.peaks[i], rate)
+}
+
+// sweep forgets series and environments silent for longer than the capacity
+// window, so a fleet that recycles environments keeps bounded state.
+func (d *Detector) sweep(f *function, now time.Time) {
+	every := min(d.cfg.CapacityWindow, time.Minute)
+	if now.Sub(f.lastSweep) < every {
+		return
+	}
+	f.lastSweep = now
+	for k, s := range f.series {
+		if now.Sub(s.lastSeen) > d.cfg.CapacityWindow {
+			delete(f.series, k)
+		}
+	}
+	for _, z := range f.order {
+		for k, e := range z.envs {
+			if now.Sub(e.lastSeen) > d.cfg.CapacityWindow {
+				delete(z.envs, k)
+			}
+		}
+	}
+}

@@ -1,0 +1,355 @@
+package azhealthprocessor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
+)
+
+// Attribute and metric names of the contract with the lambdatelemetry
+// receiver, the canary runner and the zonalshift exporter.
+const (
+	attrFunction    = "faas.name"
+	attrZone        = "cloud.availability_zone"
+	attrInstance    = "faas.instance"
+	attrRegion      = "cloud.region"
+	attrServiceName = "service.name"
+	attrOutcome     = "outcome"
+
+	metricInvocations = "faas.invocations"
+	metricDuration    = "faas.invoke_duration"
+	metricCanary      = "azlens.canary.invocations"
+
+	scopeName = "github.com/azlens/azlens/processor/azhealthprocessor"
+)
+
+// azhealthProcessor owns the detector and the lock that serialises it: the
+// data path and the ticker build under the lock, unlock, then call the next
+// consumer.
+type azhealthProcessor struct {
+	logger *zap.Logger
+	next   consumer.Metrics
+	clock  clock
+	tick   time.Duration
+
+	mu      sync.Mutex
+	det     *detector.Detector
+	regions map[string]string // function → cloud.region last seen
+	started time.Time         // start of the cumulative shift_blocked counters
+
+	cancel       context.CancelFunc
+	done         chan struct{}
+	shutdownOnce sync.Once
+}
+
+func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, clk clock) (*azhealthProcessor, error) {
+	now := clk.Now()
+	det, err := detector.New(cfg.detectorConfig(), now)
+	if err != nil {
+		return nil, fmt.Errorf("azhealth: %w", err)
+	}
+	return &azhealthProcessor{
+		logger:  set.Logger,
+		next:    next,
+		clock:   clk,
+		tick:    cfg.Tick,
+		det:     det,
+		regions: map[string]string{},
+		started: now,
+	}, nil
+}
+
+func (p *azhealthProcessor) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// Start runs the evaluation ticker until Shutdown.
+func (p *azhealthProcessor) Start(context.Context, component.Host) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.done = make(chan struct{})
+	t := p.clock.NewTicker(p.tick)
+	go func() {
+		defer close(p.done)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+				p.evaluate(ctx)
+			}
+		}
+	}()
+	return nil
+}
+
+// Shutdown stops the ticker and waits for it; safe without Start and more
+// than once.
+func (p *azhealthProcessor) Shutdown(context.Context) error {
+	p.shutdownOnce.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+			<-p.done
+		}
+	})
+	return nil
+}
+
+// ConsumeMetrics feeds the detector and passes the metrics on unchanged.
+func (p *azhealthProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	p.mu.Lock()
+	p.observe(md)
+	p.mu.Unlock()
+	return p.next.ConsumeMetrics(ctx, md)
+}
+
+func (p *azhealthProcessor) observe(md pmetric.Metrics) {
+	now := p.clock.Now()
+	var pt detector.Point
+	var key strings.Builder
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		rm := rms.At(i)
+		res := rm.Resource().Attributes()
+		fn, ok1 := stringAttr(res, attrFunction)
+		zone, ok2 := stringAttr(res, attrZone)
+		if !ok1 || !ok2 {
+			continue
+		}
+		instance, _ := stringAttr(res, attrInstance)
+		if region, ok := stringAttr(res, attrRegion); ok && p.regions[fn] != region {
+			p.regions[fn] = region
+		}
+		pt = detector.Point{Function: fn, Zone: zone, Environment: instance}
+		sms := rm.ScopeMetrics()
+		for j := range sms.Len() {
+			ms := sms.At(j).Metrics()
+			for k := range ms.Len() {
+				m := ms.At(k)
+				switch {
+				case m.Name() == metricInvocations && m.Type() == pmetric.MetricTypeSum:
+					p.observeSum(now, &pt, &key, m, detector.KindInvocations)
+				case m.Name() == metricCanary && m.Type() == pmetric.MetricTypeSum:
+					p.observeSum(now, &pt, &key, m, detector.KindCanary)
+				case m.Name() == metricDuration && m.Type() == pmetric.MetricTypeHistogram:
+					p.observeHistogram(now, &pt, &key, m)
+				}
+			}
+		}
+	}
+}
+
+func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *strings.Builder, m pmetric.Metric, kind detector.Kind) {
+	sum := m.Sum()
+	// Deltas are taken here from cumulative counters; a delta-temporality
+	// sender would need a different path.
+	if sum.AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
+		return
+	}
+	dps := sum.DataPoints()
+	for i := range dps.Len() {
+		dp := dps.At(i)
+		if dp.Flags().NoRecordedValue() {
+			continue
+		}
+		pt.Kind = kind
+		pt.Outcome, _ = stringAttr(dp.Attributes(), attrOutcome)
+		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
+		pt.Start = startTime(dp.StartTimestamp())
+		switch dp.ValueType() {
+		case pmetric.NumberDataPointValueTypeInt:
+			pt.Value = float64(dp.IntValue())
+		case pmetric.NumberDataPointValueTypeDouble:
+			pt.Value = dp.DoubleValue()
+		default:
+			continue
+		}
+		p.det.Observe(now, pt)
+	}
+}
+
+func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, key *strings.Builder, m pmetric.Metric) {
+	h := m.Histogram()
+	if h.AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
+		return
+	}
+	dps := h.DataPoints()
+	for i := range dps.Len() {
+		dp := dps.At(i)
+		if dp.Flags().NoRecordedValue() {
+			continue
+		}
+		pt.Kind = detector.KindDuration
+		pt.Outcome = ""
+		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
+		pt.Start = startTime(dp.StartTimestamp())
+		pt.Count, pt.Sum = dp.Count(), dp.Sum()
+		pt.Bounds, pt.Buckets = dp.ExplicitBounds().AsRaw(), dp.BucketCounts().AsRaw()
+		p.det.Observe(now, pt)
+	}
+}
+
+// seriesKey identifies a cumulative series: function, zone, environment,
+// metric and the data point attributes in a stable order.
+func seriesKey(b *strings.Builder, pt *detector.Point, metric string, attrs pcommon.Map) string {
+	b.Reset()
+	b.WriteString(pt.Function)
+	b.WriteByte(0)
+	b.WriteString(pt.Zone)
+	b.WriteByte(0)
+	b.WriteString(pt.Environment)
+	b.WriteByte(0)
+	b.WriteString(metric)
+	keys := make([]string, 0, attrs.Len())
+	for k := range attrs.All() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, _ := attrs.Get(k)
+		b.WriteByte(0)
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(v.AsString())
+	}
+	return b.String()
+}
+
+func startTime(ts pcommon.Timestamp) time.Time {
+	if ts == 0 {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+func stringAttr(m pcommon.Map, key string) (string, bool) {
+	v, ok := m.Get(key)
+	if !ok || v.Type() != pcommon.ValueTypeStr || v.Str() == "" {
+		return "", false
+	}
+	return v.Str(), true
+}
+
+// evaluate runs one tick: evaluate under the lock, then log the state
+// changes and send each function's verdicts downstream.
+func (p *azhealthProcessor) evaluate(ctx context.Context) {
+	p.mu.Lock()
+	now := p.clock.Now()
+	reports := p.det.Tick(now)
+	out := make([]pmetric.Metrics, len(reports))
+	for i := range reports {
+		out[i] = p.buildMetrics(now, &reports[i])
+	}
+	p.mu.Unlock()
+
+	for _, r := range reports {
+		for _, e := range r.Events {
+			p.logger.Info("azhealth: "+e.Message,
+				zap.String(attrFunction, r.Function), zap.String(attrZone, e.Zone), zap.String("event", e.Kind))
+		}
+	}
+	for _, md := range out {
+		if err := p.next.ConsumeMetrics(ctx, md); err != nil {
+			p.logger.Warn("azhealth: sending zone verdicts downstream", zap.Error(err))
+		}
+	}
+}
+
+func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmetric.Metrics {
+	ts := pcommon.NewTimestampFromTime(now)
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	res := rm.Resource().Attributes()
+	res.PutStr(attrFunction, r.Function)
+	if region := p.regions[r.Function]; region != "" {
+		res.PutStr(attrRegion, region)
+	}
+	res.PutStr(attrServiceName, "azlens")
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(scopeName)
+	ms := sm.Metrics()
+
+	gauge := func(name, unit, desc string) pmetric.NumberDataPointSlice {
+		m := ms.AppendEmpty()
+		m.SetName(name)
+		m.SetUnit(unit)
+		m.SetDescription(desc)
+		return m.SetEmptyGauge().DataPoints()
+	}
+	point := func(dps pmetric.NumberDataPointSlice, zone string, v float64) pmetric.NumberDataPoint {
+		dp := dps.AppendEmpty()
+		dp.SetTimestamp(ts)
+		dp.SetDoubleValue(v)
+		if zone != "" {
+			dp.Attributes().PutStr(attrZone, zone)
+		}
+		return dp
+	}
+	pValue := gauge("azlens.az.p_value", "1", "One-sided p-value of the zone against the other zones, per signal.")
+	breach := gauge("azlens.az.breach", "1", "1 when the zone breached on the signal this tick.")
+	state := gauge("azlens.az.alarm_state", "1", "Alarm state of the zone: 0 OK, 1 PENDING, 2 ALARM.")
+	age := gauge("azlens.az.telemetry_age", "s", "Time since the zone last sent telemetry.")
+	stale := gauge("azlens.az.telemetry_stale", "1", "1 when the zone's telemetry is stale.")
+	weight := gauge("azlens.az.traffic_weight", "1", "Share of its traffic the zone receives (fail-back stage).")
+	evacuate := gauge("azlens.az.evacuate", "1", "1 when the zone must be evacuated now: ALARM and every guard passed.")
+	for _, z := range r.Zones {
+		for s := range detector.NumSignals {
+			if !math.IsNaN(z.PValue[s]) {
+				point(pValue, z.Zone, z.PValue[s]).Attributes().PutStr("signal", s.String())
+			}
+			point(breach, z.Zone, b2f(z.Breach[s])).Attributes().PutStr("signal", s.String())
+		}
+		point(state, z.Zone, float64(z.State))
+		if z.TelemetryAge >= 0 {
+			point(age, z.Zone, z.TelemetryAge.Seconds())
+		}
+		point(stale, z.Zone, b2f(z.Stale))
+		point(weight, z.Zone, z.TrafficWeight)
+		point(evacuate, z.Zone, b2f(z.Evacuate))
+	}
+
+	m := ms.AppendEmpty()
+	m.SetName("azlens.az.shift_blocked")
+	m.SetUnit("1")
+	m.SetDescription("Decisions to shift a zone that a guard blocked, by reason.")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	reasons := make([]string, 0, len(r.Blocked))
+	for k := range r.Blocked {
+		reasons = append(reasons, k)
+	}
+	slices.Sort(reasons)
+	for _, reason := range reasons {
+		dp := sum.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(p.started))
+		dp.SetTimestamp(ts)
+		dp.SetIntValue(int64(r.Blocked[reason]))
+		dp.Attributes().PutStr("reason", reason)
+	}
+
+	alert := gauge("azlens.region.alert", "1", "1 while more than one zone is unhealthy: a regional problem, no shift.")
+	point(alert, "", b2f(r.Regional)).Attributes().PutStr("kind", "regional")
+	return md
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
