@@ -30,7 +30,7 @@ fmt-check:
 
 # Tools the tests need (promtool and prometheus from Debian's package); idempotent.
 test-deps:
-	@if [ -x scripts/install-prometheus.sh ]; then scripts/install-prometheus.sh; fi
+	scripts/install-test-deps.sh
 
 test: test-deps fmt-check vet
 	$(GO) test -race -count=1 ./...

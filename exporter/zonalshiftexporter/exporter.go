@@ -1,0 +1,319 @@
+package zonalshiftexporter // import "github.com/azlens/azlens/exporter/zonalshiftexporter"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/azlens/azlens/exporter/zonalshiftexporter/internal/metadata"
+)
+
+// Self-telemetry.
+const (
+	actionsMetric = "otelcol_zonalshiftexporter_actions"
+	skippedMetric = "otelcol_zonalshiftexporter_skipped_decisions"
+	droppedMetric = "otelcol_zonalshiftexporter_dropped_data_points"
+)
+
+// Actions (the action attribute of the actions counter).
+const (
+	actionStart          = "start"
+	actionRenew          = "renew"
+	actionFailbackWeight = "failback_weight"
+	actionCancel         = "cancel"
+)
+
+// Reasons a decision is not enacted (the reason attribute of the skipped decisions counter).
+const (
+	skipBlockedByManual = "blocked_by_manual"
+	skipBlockedByOther  = "blocked_by_other_shift"
+	skipConflict        = "conflicting_zones"
+	skipStale           = "stale"
+	skipRejected        = "rejected"
+)
+
+// heldShift is a shift this exporter holds, as it last renewed it.
+type heldShift struct {
+	id, zone string
+	renewed  time.Time
+}
+
+type shiftExporter struct {
+	cfg       *Config
+	settings  component.TelemetrySettings
+	now       func() time.Time
+	expiresIn string
+
+	actions metric.Int64Counter
+	skipped metric.Int64Counter
+	dropped metric.Int64Counter
+
+	client *apiClient // set by start
+
+	// mu serialises pushes: a decision is read, compared and enacted as one step.
+	mu     sync.Mutex
+	held   map[string]heldShift // resource identifier → the shift held for it
+	latest map[string]time.Time // resource identifier → newest decision enacted
+	// clear holds resources known to have no shift of ours: a healthy decision for them needs
+	// no API call, so steady state costs nothing however many functions there are.
+	clear map[string]bool
+
+	logMu  sync.Mutex
+	logged map[string]bool // warnings already logged once (the counters carry the rate)
+}
+
+func newShiftExporter(cfg *Config, set component.TelemetrySettings, now func() time.Time) (*shiftExporter, error) {
+	exp, err := expiresIn(cfg.lease())
+	if err != nil {
+		return nil, err
+	}
+	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	e := &shiftExporter{
+		cfg: cfg, settings: set, now: now, expiresIn: exp,
+		held: map[string]heldShift{}, latest: map[string]time.Time{}, clear: map[string]bool{},
+		logged: map[string]bool{},
+	}
+	if e.actions, err = meter.Int64Counter(actionsMetric, metric.WithUnit("{call}"),
+		metric.WithDescription("Zonal shift API writes made, by action: start, renew, failback_weight, cancel.")); err != nil {
+		return nil, fmt.Errorf("create %s counter: %w", actionsMetric, err)
+	}
+	if e.skipped, err = meter.Int64Counter(skippedMetric, metric.WithUnit("{decision}"),
+		metric.WithDescription("Evacuation decisions not enacted, by reason: blocked_by_manual, blocked_by_other_shift, conflicting_zones, stale, rejected.")); err != nil {
+		return nil, fmt.Errorf("create %s counter: %w", skippedMetric, err)
+	}
+	if e.dropped, err = meter.Int64Counter(droppedMetric, metric.WithUnit("{datapoint}"),
+		metric.WithDescription("azlens.az.* data points ignored, by reason: no_function, no_zone, bad_value.")); err != nil {
+		return nil, fmt.Errorf("create %s counter: %w", droppedMetric, err)
+	}
+	return e, nil
+}
+
+func (e *shiftExporter) start(ctx context.Context, host component.Host) error {
+	hc, err := e.cfg.ToClient(ctx, host.GetExtensions(), e.settings)
+	if err != nil {
+		return fmt.Errorf("create zonal shift api http client: %w", err)
+	}
+	e.client = &apiClient{http: hc, base: strings.TrimRight(e.cfg.Endpoint, "/")}
+	e.settings.Logger.Info("enacting zone evacuations as zonal shifts",
+		zap.String("endpoint", e.cfg.Endpoint), zap.String("lease", e.expiresIn))
+	return nil
+}
+
+func (e *shiftExporter) shutdown(context.Context) error {
+	if e.client != nil {
+		e.client.http.CloseIdleConnections()
+	}
+	return nil
+}
+
+// pushMetrics enacts the decisions in md. A retryable error makes exporterhelper push md again;
+// that is safe because every push reads the API's state before writing.
+func (e *shiftExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+	if e.client == nil {
+		return consumererror.NewPermanent(errors.New("zonal shift exporter not started"))
+	}
+	ds, drops := decisionsFrom(md)
+	for reason, n := range drops {
+		e.dropped.Add(ctx, n, metric.WithAttributes(attribute.String("reason", reason)))
+		e.warnOnce("drop/"+reason, "ignoring azlens.az data points", zap.String("reason", reason), zap.Int64("count", n))
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var retryable, permanent []error
+	for _, d := range ds {
+		res := e.cfg.resourceIdentifier(d.function)
+		if last, ok := e.latest[res]; ok && d.at.Before(last) {
+			e.skip(ctx, res, skipStale, "ignoring a decision older than one already enacted")
+			continue
+		}
+		if len(d.conflict) > 0 {
+			e.skip(ctx, res, skipConflict, fmt.Sprintf("more than one zone to keep out (%s); changing nothing", strings.Join(d.conflict, ", ")))
+			continue
+		}
+		err := e.reconcile(ctx, res, d)
+		switch {
+		case err == nil:
+			e.latest[res] = d.at
+		case consumererror.IsPermanent(err):
+			e.skip(ctx, res, skipRejected, err.Error())
+			permanent = append(permanent, err)
+		default:
+			retryable = append(retryable, err)
+		}
+	}
+	if len(retryable) > 0 {
+		// Only the retryable ones: a permanent error in the join would stop the retry.
+		return errors.Join(retryable...)
+	}
+	if len(permanent) > 0 {
+		return consumererror.NewPermanent(errors.Join(permanent...))
+	}
+	return nil
+}
+
+// reconcile brings resource's shifts in line with d.
+func (e *shiftExporter) reconcile(ctx context.Context, res string, d decision) error {
+	if d.zone == "" && e.clear[res] {
+		return nil
+	}
+	delete(e.clear, res)
+	items, err := e.client.listActive(ctx, res)
+	if err != nil {
+		return err
+	}
+	var manual, own, other *zonalShift
+	tag := e.cfg.commentTag()
+	for i := range items {
+		z := &items[i]
+		if z.Status != statusActive || z.ResourceIdentifier != res {
+			continue
+		}
+		switch {
+		case z.Type == typeManual:
+			manual = z
+		case z.Type == typeAutomatic && strings.HasPrefix(z.Comment, tag) && own == nil:
+			own = z
+		case z.Type == typeAutomatic:
+			other = z
+		}
+	}
+
+	if d.zone == "" {
+		// Recovery. Ending our own shift never fights a manual one.
+		delete(e.held, res)
+		if own == nil {
+			e.clear[res] = true
+			return nil
+		}
+		if !e.cfg.cancelOnRecovery() {
+			return nil // checked again next push, until the lease has lapsed
+		}
+		if err := e.client.cancel(ctx, own.ZonalShiftID); err != nil && !isAPIError(err, http.StatusNotFound) && !isAPIError(err, http.StatusConflict) {
+			return err // 404/409: it ended by itself meanwhile, which is what was wanted
+		}
+		e.act(ctx, actionCancel)
+		e.clear[res] = true
+		e.settings.Logger.Info("zone recovered: zonal shift cancelled", zap.String("resource", res),
+			zap.String("awayFrom", own.AwayFrom), zap.String("zonalShiftId", own.ZonalShiftID))
+		return nil
+	}
+
+	if manual != nil {
+		e.skip(ctx, res, skipBlockedByManual, fmt.Sprintf("manual zonal shift %s away from %s is active; leaving the resource alone",
+			manual.ZonalShiftID, manual.AwayFrom))
+		return nil
+	}
+	weight := 0.0
+	if e.cfg.FailbackWeight {
+		weight = d.weight
+	}
+	if own != nil && own.AwayFrom != d.zone {
+		// The processor now wants another zone out (it allows one at a time): end ours first.
+		if err := e.client.cancel(ctx, own.ZonalShiftID); err != nil && !isAPIError(err, http.StatusNotFound) && !isAPIError(err, http.StatusConflict) {
+			return err
+		}
+		e.act(ctx, actionCancel)
+		delete(e.held, res)
+		own = nil
+	}
+	if own == nil {
+		if other != nil {
+			e.skip(ctx, res, skipBlockedByOther, fmt.Sprintf("another automatic zonal shift %s (comment %q) is active",
+				other.ZonalShiftID, other.Comment))
+			return nil
+		}
+		req := startRequest{
+			ResourceIdentifier: res,
+			AwayFrom:           d.zone,
+			ExpiresIn:          e.expiresIn,
+			Comment:            tag + ": evacuate " + d.zone,
+			Type:               typeAutomatic,
+		}
+		if weight > 0 {
+			req.FailbackWeight = &weight
+		}
+		z, err := e.client.start(ctx, req)
+		if err != nil {
+			return err
+		}
+		e.act(ctx, actionStart)
+		e.held[res] = heldShift{id: z.ZonalShiftID, zone: d.zone, renewed: e.now()}
+		e.settings.Logger.Info("zonal shift started", zap.String("resource", res), zap.String("awayFrom", d.zone),
+			zap.String("zonalShiftId", z.ZonalShiftID), zap.String("expiresIn", e.expiresIn))
+		return nil
+	}
+
+	// Our shift holds the right zone: renew it when due (at once when adopted after a restart),
+	// and move its failback weight to the processor's stage.
+	now := e.now()
+	h, known := e.held[res]
+	renew := !known || h.id != own.ZonalShiftID || now.Sub(h.renewed) >= e.cfg.renewInterval()
+	current := 0.0
+	if own.FailbackWeight != nil {
+		current = *own.FailbackWeight
+	}
+	reweigh := e.cfg.FailbackWeight && current != weight
+	if !renew && !reweigh {
+		return nil
+	}
+	var req updateRequest
+	if renew {
+		req.ExpiresIn = e.expiresIn
+	}
+	if reweigh {
+		req.FailbackWeight = &weight
+	}
+	if _, err := e.client.update(ctx, own.ZonalShiftID, req); err != nil {
+		return err
+	}
+	if renew {
+		e.act(ctx, actionRenew)
+		e.held[res] = heldShift{id: own.ZonalShiftID, zone: d.zone, renewed: now}
+		if !known {
+			e.settings.Logger.Info("adopted zonal shift", zap.String("resource", res), zap.String("awayFrom", d.zone),
+				zap.String("zonalShiftId", own.ZonalShiftID))
+		}
+	}
+	if reweigh {
+		e.act(ctx, actionFailbackWeight)
+		e.settings.Logger.Info("fail-back stage", zap.String("resource", res), zap.String("zone", d.zone),
+			zap.Float64("failbackWeight", weight))
+	}
+	return nil
+}
+
+func (e *shiftExporter) act(ctx context.Context, action string) {
+	e.actions.Add(ctx, 1, metric.WithAttributes(attribute.String("action", action)))
+}
+
+func (e *shiftExporter) skip(ctx context.Context, res, reason, msg string) {
+	e.skipped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	e.warnOnce("skip/"+reason+"/"+res, "evacuation decision not enacted",
+		zap.String("resource", res), zap.String("reason", reason), zap.String("detail", msg))
+}
+
+// warnOnce logs the first occurrence of key as a warning and later ones at debug level: the
+// counters carry the rate, the log the first reason.
+func (e *shiftExporter) warnOnce(key, msg string, fields ...zap.Field) {
+	e.logMu.Lock()
+	first := !e.logged[key]
+	e.logged[key] = true
+	e.logMu.Unlock()
+	if first {
+		e.settings.Logger.Warn(msg, fields...)
+	} else {
+		e.settings.Logger.Debug(msg, fields...)
+	}
+}

@@ -1,0 +1,110 @@
+package zonalshiftexporter // import "github.com/azlens/azlens/exporter/zonalshiftexporter"
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/azlens/azlens/exporter/zonalshiftexporter/internal/metadata"
+)
+
+const (
+	// defaultEndpoint is where the emulator's front door mounts the zonal shift API.
+	defaultEndpoint = "http://127.0.0.1:9001/zonalshift"
+	// defaultTimeout bounds one API request; a lease of a minute leaves no room for slow calls.
+	defaultTimeout = 5 * time.Second
+	// defaultLease is ARC's FIS integration lease: a dead collector's shift lapses within it.
+	defaultLease = time.Minute
+	// defaultCommentTag marks this exporter's shifts.
+	defaultCommentTag = "azlens-zonalshift"
+	// defaultQueueSize holds a few minutes of detector ticks while the API is unreachable.
+	defaultQueueSize = 100
+	// defaultRetryMaxElapsed gives up on a push after one lease: by then a newer decision has
+	// arrived and the old one is stale.
+	defaultRetryMaxElapsed = time.Minute
+	// defaultRetryInitial and defaultRetryMax keep retries inside the lease.
+	defaultRetryInitial = time.Second
+	defaultRetryMax     = 10 * time.Second
+)
+
+// NewFactory creates the factory of the zonal shift exporter.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		exporter.WithMetrics(createMetrics, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Endpoint = defaultEndpoint
+	client.Timeout = defaultTimeout
+
+	queue := exporterhelper.NewDefaultQueueConfig()
+	queue.NumConsumers = 1
+	queue.QueueSize = defaultQueueSize
+	// Merging pushes would mix ticks; each push is one decision snapshot.
+	queue.Batch = configoptional.None[exporterhelper.BatchConfig]()
+
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.InitialInterval = defaultRetryInitial
+	retry.MaxInterval = defaultRetryMax
+	retry.MaxElapsedTime = defaultRetryMaxElapsed
+
+	return &Config{
+		ClientConfig:   client,
+		QueueConfig:    configoptional.Some(queue),
+		BackOffConfig:  retry,
+		Lease:          defaultLease,
+		OnRecovery:     RecoveryCancel,
+		CommentTag:     defaultCommentTag,
+		FailbackWeight: true,
+	}
+}
+
+func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+	c, ok := cfg.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("zonalshift exporter: unexpected config type %T", cfg)
+	}
+	exp, err := newShiftExporter(c, set.TelemetrySettings, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	timeout := exporterhelper.NewDefaultTimeoutConfig()
+	timeout.Timeout = 0 // each request has its own (client timeout); a push makes several
+	metrics, err := exporterhelper.NewMetrics(ctx, set, cfg, exp.pushMetrics,
+		exporterhelper.WithStart(exp.start),
+		exporterhelper.WithShutdown(exp.shutdown),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithTimeout(timeout),
+		exporterhelper.WithRetry(c.BackOffConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &shutdownOnce{Metrics: metrics}, nil
+}
+
+// shutdownOnce makes Shutdown idempotent: exporterhelper's panics when called a second time.
+type shutdownOnce struct {
+	exporter.Metrics
+	once sync.Once
+	err  error
+}
+
+func (s *shutdownOnce) Shutdown(ctx context.Context) error {
+	s.once.Do(func() { s.err = s.Metrics.Shutdown(ctx) })
+	return s.err
+}

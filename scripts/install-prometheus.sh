@@ -1,0 +1,61 @@
+#!/bin/sh
+# install-prometheus.sh — make promtool available for the rule tests in deploy/prometheus.
+#
+# Idempotent: does nothing when promtool is already on PATH. Otherwise installs the distribution's
+# prometheus package (Debian/Ubuntu), which carries promtool, and makes sure the install leaves no
+# prometheus daemon running: only promtool is wanted, not a server on :9090.
+set -eu
+
+if command -v promtool >/dev/null 2>&1; then
+	echo "promtool present: $(promtool --version 2>&1 | head -n 1)"
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-prometheus.sh: promtool is missing and apt-get is not available;" >&2
+	echo "install prometheus (it ships promtool) with this system's package manager" >&2
+	exit 1
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+fi
+
+# Stop the package's postinst from starting the daemon (Debian's policy-rc.d protocol: exit 101 =
+# action forbidden). Docker images usually have one already; a CI VM with systemd does not.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 0755 "$policy"
+	made_policy=1
+fi
+cleanup() {
+	if [ -n "$made_policy" ]; then
+		$SUDO rm -f "$policy"
+	fi
+}
+trap cleanup EXIT
+
+# PIDs of prometheus servers already running before the install are not ours to touch.
+before=$(pgrep -x prometheus 2>/dev/null || true)
+
+$SUDO apt-get update
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+
+# Belt and braces: if the daemon started anyway, stop it and keep it from starting at boot.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+	$SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+for pid in $(pgrep -x prometheus 2>/dev/null || true); do
+	case " $(echo $before) " in
+	*" $pid "*) ;;
+	*)
+		echo "stopping prometheus daemon $pid started by the package install"
+		$SUDO kill "$pid" || true
+		;;
+	esac
+done
+
+promtool --version 2>&1 | head -n 1

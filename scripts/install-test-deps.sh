@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need and Go cannot fetch: the real AWS CLI (front-door compatibility
+# test) and Prometheus/promtool (rule tests, end-to-end scrape), from Debian's packages.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/bin/aws ] || need+=(awscli)  # Debian's CLI v2; an aws elsewhere on PATH may be v1
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  if [ -x scripts/install-prometheus.sh ]; then
+    scripts/install-prometheus.sh
+  else
+    need+=(prometheus)
+  fi
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing test dependencies: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
