@@ -180,3 +180,8 @@ const (
 //	func (s *Sandbox) APIAddr() string                           // host:port of AWS_LAMBDA_RUNTIME_API
 //	func (s *Sandbox) ID() string
 //	func (s *Sandbox) AZ() string
+//	func (s *Sandbox) TelemetryStats() TelemetryStats            // hub delivery and drop counters
+//
+// Start returns an *InitError when init fails; the sandbox stays usable and re-runs init inside
+// the next invocation, as Lambda does. Other errors: ErrSandboxNotStarted, ErrSandboxShutdown,
+// ErrRequestTooLarge.

@@ -1,0 +1,50 @@
+// Package emulatortest builds the emulator's real test binaries for other packages' tests: an
+// aws-lambda-go function (emulator/testdata/function) and an external extension
+// (emulator/testdata/extension). Build once per test binary (in TestMain or a sync.Once) — a build
+// takes seconds.
+package emulatortest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+)
+
+// BuildFunction builds the test function into dir and returns the path of its "bootstrap".
+//
+// Its payload picks what an invocation does: {"mode":"echo","message":"hi"} answers
+// {"echo":"hi"}; modes error, typed-error, panic, sleep (ms), exit (n), log (n lines), jsonlog,
+// env, context, metadata, alloc (n MiB), big (n bytes). TESTFN_INIT=error|exit|hang|hang-once:<file>|wait-file:<file>
+// steers init; TESTFN_SIGTERM=1|ignore registers aws-lambda-go's SIGTERM internal extension (exit or stay
+// on SIGTERM).
+func BuildFunction(dir string) (string, error) {
+	return build("function", filepath.Join(dir, "bootstrap"))
+}
+
+// BuildTestExtension builds the test extension into dir under name (the extension's name is its
+// file name). Flags: -record <file> (JSON lines of env, register, event, telemetry), -events,
+// -subscribe platform,function,extension, -mode, -invoke-delay, -account, -name.
+func BuildTestExtension(dir, name string) (string, error) {
+	return build("extension", filepath.Join(dir, name))
+}
+
+func build(what, out string) (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", fmt.Errorf("build %s: cannot locate emulator sources", what)
+	}
+	src := filepath.Join(filepath.Dir(file), "..", "testdata", what)
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "go"
+	}
+	cmd := exec.Command(gobin, "build", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", what, err, b)
+	}
+	return out, nil
+}
