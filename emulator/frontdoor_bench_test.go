@@ -1,0 +1,120 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/azlens/azlens/emulator/emulatortest"
+)
+
+// benchFrontDoor measures the whole Invoke API round trip — HTTP to the front door, router, an
+// environment's Runtime API, the function, and back — against the same handler called directly
+// (directLatencies), in the same run.
+func benchFrontDoor(b *testing.B, fn Function) {
+	fn.Name = "bench"
+	region, err := NewRegion(RegionConfig{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := region.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer region.Shutdown(context.Background())
+	srv := httptest.NewServer(NewFrontDoor(nil, region))
+	defer srv.Close()
+	url := srv.URL + "/2015-03-31/functions/bench/invocations"
+	client := srv.Client()
+
+	ref := directLatencies(b, max(b.N, 1000))
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		resp, err := client.Post(url, "application/json", bytes.NewReader(benchPayload))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(t0))
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.StopTimer()
+	p50, p99 := percentile(lat, 0.5), percentile(lat, 0.99)
+	r50, r99 := percentile(ref, 0.5), percentile(ref, 0.99)
+	b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(p99.Nanoseconds()), "p99-ns")
+	b.ReportMetric(float64(r50.Nanoseconds()), "direct-p50-ns")
+	b.ReportMetric(float64(p50)/float64(r50), "p50-ratio")
+	b.ReportMetric(float64(p99)/float64(r99), "p99-ratio")
+}
+
+func BenchmarkFrontDoorInProcess(b *testing.B) {
+	benchFrontDoor(b, Function{Runtime: &InProcessRuntime{Handler: echoHandler}})
+}
+
+func BenchmarkFrontDoorProcess(b *testing.B) {
+	path, err := emulatortest.BuildFunction(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchFrontDoor(b, Function{Runtime: &ProcessRuntime{Path: path}})
+}
+
+// BenchmarkFrontDoorThroughput is invocations per second through the front door in in-process
+// mode, 3 zones × 4 environments, as many concurrent callers as environments.
+func BenchmarkFrontDoorThroughput(b *testing.B) {
+	region, err := NewRegion(RegionConfig{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
+		Function: Function{Name: "bench", Runtime: &InProcessRuntime{Handler: echoHandler}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := region.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer region.Shutdown(context.Background())
+	srv := httptest.NewServer(NewFrontDoor(nil, region))
+	defer srv.Close()
+	url := srv.URL + "/2015-03-31/functions/bench/invocations"
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	var next atomic.Int64
+	var failed atomic.Int64
+	n := int64(b.N)
+	start := time.Now()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			for next.Add(1) <= n {
+				resp, err := client.Post(url, "application/json", bytes.NewReader(benchPayload))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d invocations failed", f)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "invocations/s")
+}
