@@ -283,6 +283,9 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 	sm.Scope().SetName(scopeName)
 	ms := sm.Metrics()
 
+	// The state and flag gauges have no unit: with unit "1" the collector's Prometheus exporter
+	// appends "_ratio" (azlens_az_alarm_state_ratio), and the shipped rules, dashboard and
+	// `azlens up` read them by their plain names.
 	gauge := func(name, unit, desc string) pmetric.NumberDataPointSlice {
 		m := ms.AppendEmpty()
 		m.SetName(name)
@@ -299,13 +302,13 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 		}
 		return dp
 	}
-	pValue := gauge("azlens.az.p_value", "1", "One-sided p-value of the zone against the other zones, per signal.")
-	breach := gauge("azlens.az.breach", "1", "1 when the zone breached on the signal this tick.")
-	state := gauge("azlens.az.alarm_state", "1", "Alarm state of the zone: 0 OK, 1 PENDING, 2 ALARM.")
+	pValue := gauge("azlens.az.p_value", "", "One-sided p-value of the zone against the other zones, per signal.")
+	breach := gauge("azlens.az.breach", "", "1 when the zone breached on the signal this tick.")
+	state := gauge("azlens.az.alarm_state", "", "Alarm state of the zone: 0 OK, 1 PENDING, 2 ALARM.")
 	age := gauge("azlens.az.telemetry_age", "s", "Time since the zone last sent telemetry.")
-	stale := gauge("azlens.az.telemetry_stale", "1", "1 when the zone's telemetry is stale.")
-	weight := gauge("azlens.az.traffic_weight", "1", "Share of its traffic the zone receives (fail-back stage).")
-	evacuate := gauge("azlens.az.evacuate", "1", "1 when the zone must be evacuated now: ALARM and every guard passed.")
+	stale := gauge("azlens.az.telemetry_stale", "", "1 when the zone's telemetry is stale.")
+	weight := gauge("azlens.az.traffic_weight", "", "Share of its traffic the zone receives (fail-back stage).")
+	evacuate := gauge("azlens.az.evacuate", "", "1 when the zone must be evacuated now: ALARM and every guard passed.")
 	for _, z := range r.Zones {
 		for s := range detector.NumSignals {
 			if !math.IsNaN(z.PValue[s]) {
@@ -342,7 +345,7 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 		dp.Attributes().PutStr("reason", reason)
 	}
 
-	alert := gauge("azlens.region.alert", "1", "1 while more than one zone is unhealthy: a regional problem, no shift.")
+	alert := gauge("azlens.region.alert", "", "1 while more than one zone is unhealthy: a regional problem, no shift.")
 	point(alert, "", b2f(r.Regional)).Attributes().PutStr("kind", "regional")
 	return md
 }
