@@ -7,15 +7,27 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build up test vet fmt-check test-deps fuzz-smoke bench layer collector clean
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke bench layer collector clean
 
 all: build
 
-# Binaries `azlens up` finds next to itself: the CLI, the sample function and (once built) the agent.
-build:
+# Binaries `azlens up` finds next to itself: the CLI, the sample function, the agent, the collector.
+build: agent
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/azlens ./cmd/azlens
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/hello ./examples/hello
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/azlens-collector ./cmd/azlens-collector
+
+# The extension, built as it ships in the layer: static, stripped.
+agent:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "-s -w" -o $(BIN)/azlens-agent ./extension-agent/cmd/azlens-agent
+
+# Regenerates cmd/azlens-collector from builder-config.yaml with the pinned builder, then builds it.
+collector:
+	cmd/azlens-collector/generate.sh
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/azlens-collector ./cmd/azlens-collector
 
 # The main job: a region of 3 zones running the sample function under steady load.
 up: build

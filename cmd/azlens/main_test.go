@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/zonalshift"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// buildHello builds the sample function, a real aws-lambda-go bootstrap.
+func buildHello(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "hello")
+	cmd := exec.Command("go", "build", "-o", out, "github.com/azlens/azlens/examples/hello")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build sample function: %v\n%s", err, b)
+	}
+	return out
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "usage: azlens"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"emulate"}, 1, "--function is required"},
+		{[]string{"emulate", "--function", "x", "--memory-mb", "64"}, 1, "--memory-mb must be between 128 and 10240"},
+		{[]string{"emulate", "--function", "x", "--azs", ","}, 1, "--azs must name at least one zone"},
+		{[]string{"emulate", "--function", "x", "--env", "NOEQUALS"}, 2, "want KEY=VALUE"},
+		{[]string{"emulate", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"invoke"}, 1, "--function is required"},
+	} {
+		var stderr strings.Builder
+		code := run(context.Background(), tc.args, io.Discard, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) {
+			t.Errorf("azlens %v: exit %d, stderr %q; want exit %d containing %q", tc.args, code, stderr.String(), tc.code, tc.msg)
+		}
+	}
+}
+
+// TestEmulateServesAndShutsDownCleanly runs `azlens emulate` with the real sample function, invokes
+// it through the printed address, then sends the equivalent of Ctrl-C and expects exit 0.
+func TestEmulateServesAndShutsDownCleanly(t *testing.T) {
+	hello := buildHello(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"emulate", "--function", hello, "--listen", "127.0.0.1:0", "--quiet",
+			"--azs", "use1-az1,use1-az2", "--env", "GREETING=hi"}, pw, io.Discard)
+		pw.Close()
+	}()
+	addrRE := regexp.MustCompile(`listening on http://(\S+)`)
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && sc.Scan() {
+		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatalf("emulate never printed its address (exit %d)", <-done)
+	}
+	go io.Copy(io.Discard, pr)
+
+	zones := map[string]bool{}
+	for i := 0; i < 40 && len(zones) < 2; i++ {
+		resp, err := http.Post("http://"+addr+"/2015-03-31/functions/hello/invocations", "application/json", strings.NewReader(`{"name":"ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "hello, ada") {
+			t.Fatalf("invoke: %d %s", resp.StatusCode, b)
+		}
+		zones[resp.Header.Get("X-Azlens-Zone")] = true
+	}
+	if !zones["use1-az1"] || !zones["use1-az2"] {
+		t.Errorf("invocations served by zones %v, want both", zones)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after SIGINT, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("emulate did not exit after cancellation")
+	}
+}
+
+// TestShiftVerbs drives `azlens shift` against the emulator's real zonal shift API.
+func TestShiftVerbs(t *testing.T) {
+	svc := zonalshift.New(zonalshift.Config{})
+	t.Cleanup(svc.Close)
+	svc.SetZones("hello", []string{"use1-az1", "use1-az2", "use1-az3"})
+	mux := http.NewServeMux()
+	mux.Handle("/zonalshift/", http.StripPrefix("/zonalshift", svc.Handler()))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ep := []string{"--endpoint", srv.URL + "/zonalshift"}
+	azlens := func(args ...string) (string, string, int) {
+		var out, errb strings.Builder
+		code := run(context.Background(), args, &out, &errb)
+		return out.String(), errb.String(), code
+	}
+
+	out, stderr, code := azlens(append([]string{"shift", "start", "--resource", "hello", "--away-from", "use1-az2", "--expires-in", "30m"}, ep...)...)
+	if code != 0 {
+		t.Fatalf("shift start: exit %d: %s", code, stderr)
+	}
+	var shift struct {
+		ZonalShiftID, AwayFrom, Status, Type string
+	}
+	if err := json.Unmarshal([]byte(out), &shift); err != nil || shift.ZonalShiftID == "" || shift.AwayFrom != "use1-az2" || shift.Status != "ACTIVE" {
+		t.Fatalf("shift start printed %q (%v)", out, err)
+	}
+	if w := svc.Weights("hello", []string{"use1-az1", "use1-az2", "use1-az3"}); w["use1-az2"] != 0 || w["use1-az1"] != 1 {
+		t.Errorf("weights after start = %v", w)
+	}
+	if out, _, code = azlens(append([]string{"shift", "status", "--resource", "hello"}, ep...)...); code != 0 || !strings.Contains(out, "use1-az2") {
+		t.Errorf("shift status: exit %d, %s", code, out)
+	}
+	if out, _, code = azlens(append([]string{"shift", "list", "--status", "ACTIVE"}, ep...)...); code != 0 || !strings.Contains(out, shift.ZonalShiftID) {
+		t.Errorf("shift list: exit %d, %s", code, out)
+	}
+	if _, stderr, code = azlens(append([]string{"shift", "cancel", "--id", shift.ZonalShiftID}, ep...)...); code != 0 {
+		t.Fatalf("shift cancel: exit %d: %s", code, stderr)
+	}
+	if w := svc.Weights("hello", []string{"use1-az1", "use1-az2", "use1-az3"}); w["use1-az2"] != 1 {
+		t.Errorf("weights after cancel = %v", w)
+	}
+	// API errors reach the user with the API's type and message, and a non-zero exit.
+	_, stderr, code = azlens(append([]string{"shift", "start", "--resource", "hello", "--away-from", "use1-az2", "--expires-in", "99h"}, ep...)...)
+	if code != 1 || !strings.Contains(stderr, "ValidationException") || !strings.Contains(stderr, "expiresIn") {
+		t.Errorf("bad expiresIn: exit %d, stderr %q", code, stderr)
+	}
+	if _, stderr, code = azlens("shift", "start", "--resource", "hello"); code != 1 || !strings.Contains(stderr, "--away-from is required") {
+		t.Errorf("missing --away-from: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestExperimentVerbs drives `azlens experiment` against the emulator's real experiment API.
+func TestExperimentVerbs(t *testing.T) {
+	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
+	svc := experiment.New(experiment.Config{Zones: zones})
+	t.Cleanup(svc.Close)
+	mux := http.NewServeMux()
+	mux.Handle("/fis/", http.StripPrefix("/fis", svc.Handler()))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ep := []string{"--endpoint", srv.URL + "/fis"}
+	var out, stderr strings.Builder
+	code := run(context.Background(), append([]string{"experiment", "start", "--scenario", "az-errors", "--zone", "use1-az3", "--duration", "1m"}, ep...), &out, &stderr)
+	if code != 0 {
+		t.Fatalf("experiment start: exit %d: %s", code, stderr.String())
+	}
+	var started struct {
+		Experiment struct {
+			ID    string
+			State struct{ Status string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out.String()), &started); err != nil || started.Experiment.ID == "" {
+		t.Fatalf("experiment start printed %q (%v)", out.String(), err)
+	}
+	if got := svc.Experiments(); len(got) != 1 || !got[0].Active() {
+		t.Fatalf("experiments after start: %+v", got)
+	}
+	out.Reset()
+	if code := run(context.Background(), append([]string{"experiment", "stop", "--id", started.Experiment.ID}, ep...), &out, &stderr); code != 0 {
+		t.Fatalf("experiment stop: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), append([]string{"experiment", "start", "--scenario", "meteor-strike"}, ep...), io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "meteor-strike") {
+		t.Errorf("unknown scenario: exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,193 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+)
+
+// Timing is the detector's and the zonal shift's time settings for one run. Detection runs on
+// the real spec timings in Demo, so the times `azlens up` prints compare with the spec's table;
+// Fast compresses everything about ten-fold for tests.
+type Timing struct {
+	Tick                  time.Duration // detector evaluation period (Δ)
+	ShortWindow           time.Duration // detector windows
+	LongWindow            time.Duration
+	Lease                 time.Duration // zonal shift lease, renewed while the decision holds
+	MinEvacuation         time.Duration // before fail-back may start
+	FailbackStageDuration time.Duration // hold of each fail-back stage
+	ZoneChangeCooldown    time.Duration // before shifting a different zone
+}
+
+// Production is the azhealth processor's own defaults (spec/az-health.md).
+var Production = Timing{
+	Tick: 10 * time.Second, ShortWindow: time.Minute, LongWindow: 5 * time.Minute,
+	Lease: time.Minute, MinEvacuation: 15 * time.Minute, FailbackStageDuration: 5 * time.Minute,
+	ZoneChangeCooldown: 10 * time.Minute,
+}
+
+// Demo detects on the spec's timings but recovers in about two minutes, so one `azlens up` run
+// shows fault, alarm, shift, recovery and fail-back.
+var Demo = Timing{
+	Tick: 10 * time.Second, ShortWindow: time.Minute, LongWindow: 5 * time.Minute,
+	Lease: time.Minute, MinEvacuation: time.Minute, FailbackStageDuration: 15 * time.Second,
+	ZoneChangeCooldown: 2 * time.Minute,
+}
+
+// Fast compresses every duration for tests: detection in seconds.
+var Fast = Timing{
+	Tick: time.Second, ShortWindow: 6 * time.Second, LongWindow: 30 * time.Second,
+	Lease: time.Minute, MinEvacuation: 10 * time.Second, FailbackStageDuration: 2 * time.Second,
+	ZoneChangeCooldown: 20 * time.Second,
+}
+
+// TimingByName maps the --timing flag's values.
+func TimingByName(name string) (Timing, error) {
+	switch name {
+	case "production":
+		return Production, nil
+	case "demo", "":
+		return Demo, nil
+	case "fast":
+		return Fast, nil
+	}
+	return Timing{}, fmt.Errorf("timing must be production, demo or fast, got %q", name)
+}
+
+// collectorConfig is the azlens-collector configuration of one run: the default pipeline of
+// deploy/collector/config.yaml, with the metrics pipeline closing the loop (canaries in through
+// otlp, decisions out through zonalshift) and traces and logs to the debug exporter, since no
+// Jaeger or Loki runs on a laptop by default.
+var collectorConfig = template.Must(template.New("config").Parse(`receivers:
+  lambdatelemetry:
+    endpoint: 127.0.0.1:{{.Ports.Telemetry}}
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{{.Ports.OTLP}}
+processors:
+  batch:
+    timeout: 200ms
+  azhealth:
+    tick: {{.Timing.Tick}}
+    short_window: {{.Timing.ShortWindow}}
+    long_window: {{.Timing.LongWindow}}
+    guards:
+      zone_change_cooldown: {{.Timing.ZoneChangeCooldown}}
+    recovery:
+      min_evacuation: {{.Timing.MinEvacuation}}
+      failback_stage_duration: {{.Timing.FailbackStageDuration}}
+exporters:
+  debug:
+    verbosity: basic
+  prometheus:
+    endpoint: 127.0.0.1:{{.Ports.Prometheus}}
+    resource_to_telemetry_conversion:
+      enabled: true
+  zonalshift:
+    endpoint: {{.ShiftEndpoint}}
+    lease: {{.Timing.Lease}}
+service:
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [lambdatelemetry]
+      processors: [batch]
+      exporters: [debug]
+    logs:
+      receivers: [lambdatelemetry]
+      processors: [batch]
+      exporters: [debug]
+    metrics:
+      receivers: [lambdatelemetry, otlp]
+      processors: [azhealth]
+      exporters: [prometheus, zonalshift]
+`))
+
+// collectorProcess is the azlens-collector child process.
+type collectorProcess struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer) (*collectorProcess, error) {
+	var b strings.Builder
+	err := collectorConfig.Execute(&b, map[string]any{
+		"Ports":         cfg.CollectorPorts,
+		"Timing":        cfg.Timing,
+		"ShiftEndpoint": "http://" + cfg.Listen + "/zonalshift",
+	})
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(work, "collector.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(cfg.Collector, "--config", path)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start collector: %w", err)
+	}
+	p := &collectorProcess{cmd: cmd, exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	if err := p.waitReady(ctx, cfg.CollectorPorts.Prometheus, 60*time.Second); err != nil {
+		p.stop(context.Background())
+		return nil, fmt.Errorf("collector (config %s): %w", path, err)
+	}
+	return p, nil
+}
+
+// waitReady polls the Prometheus exporter until it answers: the pipeline is then built and every
+// receiver listening.
+func (p *collectorProcess) waitReady(ctx context.Context, port int, limit time.Duration) error {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("exited during start: %v", p.err)
+		case <-deadline.C:
+			return errors.New("not ready after " + limit.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-poll.C:
+		}
+	}
+}
+
+// stop sends SIGTERM (the collector drains its pipelines) and SIGKILL if ctx ends first.
+func (p *collectorProcess) stop(ctx context.Context) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-ctx.Done():
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+}

@@ -1,0 +1,399 @@
+// Package loop runs azlens's whole closed loop on one machine: a region of zones running a real
+// function with azlens-agent in every execution environment, the azlens-collector (receiver →
+// azhealth → Prometheus and zonal shift exporters) as a child process, per-zone canaries, steady
+// load, fault experiments and the zonal shift API the collector drives. `azlens up` is a thin
+// front for it, and the end-to-end scenario tests and the B9 benchmark run it too.
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/canary"
+	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/zonalshift"
+	"github.com/azlens/azlens/internal/loadgen"
+)
+
+// Config of one run of the loop. Zero values are the embedded defaults of `azlens up`.
+type Config struct {
+	// Function is the runtime executable (an aws-lambda-go bootstrap). Required.
+	Function string
+	// Agent is the azlens-agent executable, run as an external extension in every environment.
+	// Required.
+	Agent string
+	// Collector is the azlens-collector executable. Required.
+	Collector string
+	// Name is the function name. Empty means the Function file's base name.
+	Name string
+	// Zones are the AZ IDs. Empty means emulator.DefaultZones.
+	Zones []string
+	// EnvsPerZone is the pre-provisioned capacity per zone. Zero means 2.
+	EnvsPerZone int
+	// Rate is the steady user load in invocations per second over all zones. Zero means 30.
+	Rate float64
+	// CanaryInterval is the time between two canaries in one zone. Zero means a sixtieth of the
+	// detector's short window (1s on the spec's timings).
+	CanaryInterval time.Duration
+	// Listen is the front door's address (Invoke, zonal shift and experiment APIs). Empty means
+	// "127.0.0.1:9001".
+	Listen string
+	// CollectorPorts are where the collector listens. Zero ports are chosen free.
+	CollectorPorts Ports
+	// Timing is the detector's and the shift's time settings. Zero means Production.
+	Timing Timing
+	// Scenario is a fault scenario of experiment.Scenario to run after Warmup; "" or "none" runs
+	// none.
+	Scenario string
+	// FaultedZone is the zone the scenario targets. Empty means the second zone.
+	FaultedZone string
+	// Warmup is how long the loop runs before the fault starts. Zero means 3 long windows of the
+	// detector's Timing, so its baselines are full.
+	Warmup time.Duration
+	// FaultDuration is how long the fault lasts. Zero means until the run ends.
+	FaultDuration time.Duration
+	// Duration ends the run. Zero means until ctx ends.
+	Duration time.Duration
+	// Interval is how often the live view is printed. Zero means 2s.
+	Interval time.Duration
+	// View receives the live per-zone view and the timeline. Nil means discard.
+	View io.Writer
+	// Logs receives function, extension and collector output. Nil means a file in WorkDir.
+	Logs io.Writer
+	// WorkDir holds the collector's config and logs. Empty means a new temporary directory,
+	// removed at the end.
+	WorkDir string
+	// Logger logs the loop's own troubles. Nil means discard.
+	Logger *slog.Logger
+}
+
+// Ports of the collector's listeners.
+type Ports struct {
+	Telemetry  int // lambdatelemetry receiver (agent batches)
+	OTLP       int // otlp receiver, HTTP (canary metrics)
+	Prometheus int // prometheus exporter (/metrics)
+}
+
+// Run runs the loop until ctx ends or cfg.Duration passes, and returns what happened.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	l := &run{cfg: cfg, log: cfg.Logger, view: cfg.View}
+	return l.run(ctx)
+}
+
+func (c *Config) defaults() error {
+	for name, p := range map[string]string{"function": c.Function, "agent": c.Agent, "collector": c.Collector} {
+		if p == "" {
+			return fmt.Errorf("%s executable is required", name)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s executable: %w", name, err)
+		}
+	}
+	if c.Name == "" {
+		c.Name = filepath.Base(c.Function)
+	}
+	if len(c.Zones) == 0 {
+		c.Zones = emulator.DefaultZones
+	}
+	if c.EnvsPerZone == 0 {
+		c.EnvsPerZone = 2
+	}
+	if c.Rate == 0 {
+		c.Rate = 30
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:9001"
+	}
+	if c.Timing == (Timing{}) {
+		c.Timing = Production
+	}
+	if c.CanaryInterval == 0 {
+		// Enough canaries for the detector's volume gate (50) in one short window.
+		c.CanaryInterval = c.Timing.ShortWindow / 60
+	}
+	if c.Scenario == "" {
+		c.Scenario = "none"
+	}
+	if c.FaultedZone == "" {
+		if len(c.Zones) < 2 {
+			return errors.New("the loop needs at least two zones")
+		}
+		c.FaultedZone = c.Zones[1]
+	}
+	found := false
+	for _, z := range c.Zones {
+		found = found || z == c.FaultedZone
+	}
+	if !found {
+		return fmt.Errorf("faulted zone %q is not one of %v", c.FaultedZone, c.Zones)
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 3 * c.Timing.ShortWindow
+	}
+	if c.Interval == 0 {
+		c.Interval = 2 * time.Second
+	}
+	if c.View == nil {
+		c.View = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range []*int{&c.CollectorPorts.Telemetry, &c.CollectorPorts.OTLP, &c.CollectorPorts.Prometheus} {
+		if *p == 0 {
+			free, err := freePort()
+			if err != nil {
+				return err
+			}
+			*p = free
+		}
+	}
+	return nil
+}
+
+// run is one run's state.
+type run struct {
+	cfg  Config
+	log  *slog.Logger
+	view io.Writer
+
+	shifts      *zonalshift.Service
+	experiments *experiment.Service
+	region      *emulator.Region
+	frontDoor   *http.Server
+	addr        string
+	collector   *collectorProcess
+	canaries    *canary.Runner
+	load        *loadgen.Generator
+	timeline    *timeline
+}
+
+func (l *run) run(ctx context.Context) (sum *Summary, err error) {
+	cfg := l.cfg
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	work := cfg.WorkDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "azlens-up-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(work)
+	}
+	logs := cfg.Logs
+	if logs == nil {
+		f, err := os.Create(filepath.Join(work, "azlens.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		logs = f
+	}
+	logs = &lockedWriter{w: logs}
+	l.timeline = newTimeline(cfg.Zones)
+
+	// Everything started is stopped in reverse order, whatever happens.
+	var stops []func(context.Context)
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i](stopCtx)
+		}
+	}()
+
+	l.shifts = zonalshift.New(zonalshift.Config{Logger: l.log})
+	l.shifts.SetZones(cfg.Name, cfg.Zones)
+	stops = append(stops, func(context.Context) { l.shifts.Close() })
+
+	l.experiments = experiment.New(experiment.Config{Logger: l.log, Alarms: l.timeline, Zones: cfg.Zones, InvocationTimeout: 3 * time.Second})
+	stops = append(stops, func(context.Context) { l.experiments.Close() })
+
+	// The collector first, so the agents' first batches have somewhere to go.
+	l.collector, err = startCollector(ctx, cfg, work, logs)
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
+
+	l.region, err = emulator.NewRegion(emulator.RegionConfig{
+		Zones:       cfg.Zones,
+		EnvsPerZone: cfg.EnvsPerZone,
+		Function: emulator.Function{
+			Name:    cfg.Name,
+			Runtime: &emulator.ProcessRuntime{Path: cfg.Function},
+			Extensions: []emulator.Extension{
+				&emulator.ProcessExtension{Path: cfg.Agent},
+			},
+			Env: map[string]string{
+				"AZLENS_COLLECTOR_ENDPOINT": fmt.Sprintf("http://127.0.0.1:%d", cfg.CollectorPorts.Telemetry),
+			},
+		},
+		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log},
+		Weights: func(zones []string) map[string]float64 { return l.shifts.Weights(cfg.Name, zones) },
+		HooksFor: func(zone string, index int) *emulator.Hooks {
+			return l.experiments.HooksFor(zone, index)
+		},
+		Logger: l.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fd := emulator.NewFrontDoor(l.log, l.region)
+	fd.Mount("/zonalshift", l.shifts.Handler())
+	fd.Mount("/fis", l.experiments.Handler())
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = l.region.Shutdown(context.Background())
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	l.addr = ln.Addr().String()
+	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
+	stops = append(stops, func(ctx context.Context) {
+		// Region after the front door: in-flight invocations answer, then SHUTDOWN lets every
+		// agent flush what it holds to the collector, which is stopped after (stops run
+		// backwards, and the collector was started first).
+		_ = l.frontDoor.Shutdown(ctx)
+		<-served
+		_ = fd.Wait(ctx)
+		_ = l.region.Shutdown(ctx)
+	})
+
+	fmt.Fprintf(l.view, "azlens up: %d zones × %d environments of %q, azlens-agent in each; collector :%d; Invoke API http://%s\n",
+		len(cfg.Zones), cfg.EnvsPerZone, cfg.Name, cfg.CollectorPorts.Telemetry, l.addr)
+	if err := l.region.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	endpoint := "http://" + l.addr
+	l.canaries, err = canary.New(canary.Config{
+		Endpoint:       endpoint,
+		Function:       cfg.Name,
+		Region:         l.region.Name(),
+		Zones:          cfg.Zones,
+		Interval:       cfg.CanaryInterval,
+		OTLPEndpoint:   fmt.Sprintf("http://127.0.0.1:%d", cfg.CollectorPorts.OTLP),
+		ExportInterval: cfg.Timing.Tick,
+		Logger:         l.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.load, err = loadgen.New(loadgen.Config{
+		Endpoint: endpoint,
+		Function: cfg.Name,
+		Rate:     cfg.Rate,
+		Payload:  func(i int) []byte { return fmt.Appendf(nil, `{"name":"load-%d"}`, i) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	var workers sync.WaitGroup
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	workers.Go(func() { _ = l.canaries.Run(loadCtx) })
+	workers.Go(func() { l.load.Run(loadCtx) })
+	stops = append(stops, func(context.Context) { stopLoad(); workers.Wait(); _ = l.canaries.Close() })
+
+	shiftChanges, unsubscribe := l.shifts.Subscribe()
+	stops = append(stops, func(context.Context) { unsubscribe() })
+
+	start := time.Now()
+	l.timeline.begin(start)
+	fmt.Fprintf(l.view, "Invoke API on %s — load %.0f/s, canaries every %s per zone; scenario %q in %s after %s\n",
+		endpoint, cfg.Rate, cfg.CanaryInterval, cfg.Scenario, cfg.FaultedZone, cfg.Warmup)
+
+	var faultAt <-chan time.Time
+	if cfg.Scenario != "none" {
+		faultAt = time.After(cfg.Warmup)
+	}
+	tick := time.NewTicker(cfg.Interval)
+	defer tick.Stop()
+	scrape := newScraper(fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus), cfg.Name)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-faultAt:
+			if err := l.startScenario(); err != nil {
+				return nil, err
+			}
+		case <-shiftChanges:
+			l.observeShifts()
+		case <-tick.C:
+			l.observeShifts()
+			if states, err := scrape.alarmStates(ctx); err == nil {
+				l.timeline.observeAlarms(time.Now(), states)
+			} else if ctx.Err() == nil {
+				l.log.Debug("scrape collector", "error", err)
+			}
+			periods := l.load.Take()
+			l.timeline.observeLoad(time.Now(), periods)
+			l.printView(time.Since(start), periods)
+		}
+	}
+	stopLoad()
+	workers.Wait()
+	l.timeline.observeLoad(time.Now(), l.load.Take())
+	sum = l.timeline.summary(cfg.Scenario, cfg.FaultedZone, l.load.Totals())
+	l.timeline.print(l.view)
+	return sum, nil
+}
+
+func (l *run) startScenario() error {
+	tmpl, err := experiment.Scenario(l.cfg.Scenario, l.cfg.Zones, l.cfg.FaultedZone, l.cfg.FaultDuration)
+	if err != nil {
+		return err
+	}
+	created, err := l.experiments.CreateTemplate(tmpl)
+	if err != nil {
+		return fmt.Errorf("scenario %s: %w", l.cfg.Scenario, err)
+	}
+	if _, err := l.experiments.StartExperiment(experiment.StartRequest{ExperimentTemplateID: created.ID}); err != nil {
+		return fmt.Errorf("scenario %s: %w", l.cfg.Scenario, err)
+	}
+	l.timeline.faultStarted(time.Now(), l.cfg.Scenario, l.cfg.FaultedZone, l.cfg.FaultDuration)
+	return nil
+}
+
+func (l *run) observeShifts() {
+	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.cfg.Name, l.cfg.Zones))
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// lockedWriter serialises writes from the many processes' log copiers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}

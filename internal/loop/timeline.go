@@ -1,0 +1,302 @@
+package loop
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/azlens/azlens/internal/loadgen"
+)
+
+// Summary is what `azlens up --summary-json` writes; scripts depend on its keys.
+type Summary struct {
+	Scenario      string   `json:"scenario"`
+	FaultedZone   string   `json:"faulted_zone"`
+	AlarmZone     *string  `json:"alarm_zone"`
+	EvacuatedZone *string  `json:"evacuated_zone"`
+	TimeToAlarm   *float64 `json:"time_to_alarm_s"`
+	TimeToShift   *float64 `json:"time_to_shift_s"`
+	// FailedBeforeShift and FailedAfterShift count user invocations that did not succeed (function
+	// errors, throttles, failures) from the fault's start until the shift, and after it.
+	FailedBeforeShift int64 `json:"failed_before_shift"`
+	FailedAfterShift  int64 `json:"failed_after_shift"`
+	// FalseAlarms counts ALARM episodes in zones no fault was injected into.
+	FalseAlarms int64 `json:"false_alarms"`
+	// Invocations counts user invocations answered (canaries excluded).
+	Invocations int64 `json:"invocations"`
+	// Timeline lists the run's events in order.
+	Timeline []Event `json:"timeline"`
+	// Zones are the per-zone totals of user invocations.
+	Zones []ZoneTotal `json:"zones"`
+}
+
+// Event is one line of the timeline.
+type Event struct {
+	At     float64 `json:"t_s"` // seconds since the load started
+	Event  string  `json:"event"`
+	Zone   string  `json:"zone,omitempty"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+// ZoneTotal is one zone's user invocations.
+type ZoneTotal struct {
+	Zone        string `json:"zone"`
+	Invocations int64  `json:"invocations"`
+	Failed      int64  `json:"failed"`
+}
+
+// timeline records what the run observed: fault, alarm states, weights, client-side failures.
+// It is also the experiments' alarm source (stop conditions).
+type timeline struct {
+	mu         sync.Mutex
+	zones      []string
+	start      time.Time
+	faultAt    time.Time
+	faultEnd   time.Duration
+	faulted    map[string]bool
+	alarm      map[string]int
+	weight     map[string]float64
+	firstAlarm string
+	alarmAt    time.Time
+	shiftZone  string
+	shiftAt    time.Time
+	episodes   map[string]int64
+	failedPre  int64
+	failedPost int64
+	events     []Event
+}
+
+func newTimeline(zones []string) *timeline {
+	t := &timeline{zones: zones, alarm: map[string]int{}, weight: map[string]float64{}, episodes: map[string]int64{}, faulted: map[string]bool{}}
+	for _, z := range zones {
+		t.weight[z] = 1
+	}
+	return t
+}
+
+func (t *timeline) begin(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.start = now
+}
+
+func (t *timeline) addLocked(now time.Time, event, zone, detail string) {
+	t.events = append(t.events, Event{At: round1(now.Sub(t.start).Seconds()), Event: event, Zone: zone, Detail: detail})
+}
+
+func (t *timeline) faultStarted(now time.Time, scenario, zone string, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.faultAt = now
+	t.faultEnd = d
+	t.faulted[zone] = true
+	if scenario == "two-az-errors" {
+		// The scenario faults the zone after the faulted one too (experiment.Scenario).
+		for i, z := range t.zones {
+			if z == zone {
+				t.faulted[t.zones[(i+1)%len(t.zones)]] = true
+			}
+		}
+	}
+	detail := "until the run ends"
+	if d > 0 {
+		detail = "for " + d.String()
+	}
+	t.addLocked(now, "fault start: "+scenario, zone, detail)
+}
+
+// Firing answers azlens:alarm stop conditions: the alarm name is a zone ID (or "any").
+func (t *timeline) Firing(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if name == "any" {
+		for _, s := range t.alarm {
+			if s == 2 {
+				return true
+			}
+		}
+		return false
+	}
+	return t.alarm[name] == 2
+}
+
+func (t *timeline) observeAlarms(now time.Time, states map[string]int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, z := range t.zones {
+		s, prev := states[z], t.alarm[z]
+		if s == prev {
+			continue
+		}
+		t.alarm[z] = s
+		switch {
+		case s == 2:
+			t.episodes[z]++
+			t.addLocked(now, "ALARM", z, "")
+			if t.firstAlarm == "" && (!t.faultAt.IsZero() || len(t.faulted) == 0) {
+				t.firstAlarm, t.alarmAt = z, now
+			}
+		case prev == 2:
+			t.addLocked(now, "alarm cleared", z, "")
+		}
+	}
+}
+
+func (t *timeline) observeWeights(now time.Time, w map[string]float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, z := range t.zones {
+		nw, ok := w[z]
+		if !ok {
+			nw = 0
+		}
+		old := t.weight[z]
+		if nw == old {
+			continue
+		}
+		t.weight[z] = nw
+		switch {
+		case nw == 0:
+			t.addLocked(now, "zonal shift: traffic away", z, "")
+			if t.shiftZone == "" {
+				t.shiftZone, t.shiftAt = z, now
+			}
+		case nw >= 1:
+			t.addLocked(now, "recovered: full traffic", z, "")
+		default:
+			t.addLocked(now, fmt.Sprintf("fail-back %.0f%%", 100*nw), z, "")
+		}
+	}
+}
+
+// observeLoad attributes one period's client-side failures to before or after the shift.
+func (t *timeline) observeLoad(now time.Time, period []loadgen.ZoneStats) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.faultAt.IsZero() {
+		return
+	}
+	var failed int64
+	for _, z := range period {
+		failed += z.Count[loadgen.FunctionError] + z.Count[loadgen.Throttled] + z.Count[loadgen.Failed]
+	}
+	if t.shiftZone == "" {
+		t.failedPre += failed
+	} else {
+		t.failedPost += failed
+	}
+}
+
+func (t *timeline) summary(scenario, faulted string, totals []loadgen.ZoneStats) *Summary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &Summary{Scenario: scenario, FaultedZone: faulted, FailedBeforeShift: t.failedPre, FailedAfterShift: t.failedPost}
+	if t.firstAlarm != "" {
+		z := t.firstAlarm
+		s.AlarmZone = &z
+		if !t.faultAt.IsZero() {
+			v := round1(t.alarmAt.Sub(t.faultAt).Seconds())
+			s.TimeToAlarm = &v
+		}
+	}
+	if t.shiftZone != "" {
+		z := t.shiftZone
+		s.EvacuatedZone = &z
+		if !t.faultAt.IsZero() {
+			v := round1(t.shiftAt.Sub(t.faultAt).Seconds())
+			s.TimeToShift = &v
+		}
+	}
+	for z, n := range t.episodes {
+		if !t.faulted[z] {
+			s.FalseAlarms += n
+		}
+	}
+	for _, z := range totals {
+		s.Invocations += z.Total()
+		s.Zones = append(s.Zones, ZoneTotal{Zone: z.Zone, Invocations: z.Total(),
+			Failed: z.Count[loadgen.FunctionError] + z.Count[loadgen.Throttled] + z.Count[loadgen.Failed]})
+	}
+	s.Timeline = append([]Event(nil), t.events...)
+	if !t.faultAt.IsZero() && t.faultEnd > 0 {
+		end := t.faultAt.Add(t.faultEnd)
+		s.Timeline = insertEvent(s.Timeline, Event{At: round1(end.Sub(t.start).Seconds()), Event: "fault end", Zone: faulted})
+	}
+	return s
+}
+
+func insertEvent(evs []Event, e Event) []Event {
+	i := len(evs)
+	for i > 0 && evs[i-1].At > e.At {
+		i--
+	}
+	evs = append(evs, Event{})
+	copy(evs[i+1:], evs[i:])
+	evs[i] = e
+	return evs
+}
+
+// print writes the timeline and the headline figures.
+func (t *timeline) print(w io.Writer) {
+	t.mu.Lock()
+	events := append([]Event(nil), t.events...)
+	t.mu.Unlock()
+	fmt.Fprintln(w, "timeline:")
+	for _, e := range events {
+		fmt.Fprintf(w, "  %7.1fs  %-28s %s %s\n", e.At, e.Event, e.Zone, e.Detail)
+	}
+}
+
+func (t *timeline) states() (alarm map[string]int, weight map[string]float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	alarm, weight = map[string]int{}, map[string]float64{}
+	for k, v := range t.alarm {
+		alarm[k] = v
+	}
+	for k, v := range t.weight {
+		weight[k] = v
+	}
+	return alarm, weight
+}
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+var alarmNames = map[int]string{0: "OK", 1: "PENDING", 2: "ALARM"}
+
+// printView prints one period of the live per-zone view.
+func (l *run) printView(elapsed time.Duration, period []loadgen.ZoneStats) {
+	alarm, weight := l.timeline.states()
+	byZone := map[string]loadgen.ZoneStats{}
+	for _, z := range period {
+		byZone[z.Zone] = z
+	}
+	canaries := map[string]string{}
+	for _, r := range l.canaries.Results() {
+		c := fmt.Sprintf("%d/%d ok", r.Success, r.Total())
+		if r.Last != "" && r.Last != "success" {
+			c += " (last: " + string(r.Last) + ")"
+		}
+		canaries[r.Zone] = c
+	}
+	tw := tabwriter.NewWriter(l.view, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "t=%s\tzone\tinv/s\terr %%\tp99 ms\talarm\ttraffic\tcanaries\n", elapsed.Round(time.Second))
+	for _, zid := range l.cfg.Zones {
+		z := byZone[zid]
+		n := z.Total()
+		errPct := 0.0
+		if n > 0 {
+			errPct = 100 * float64(n-z.Count[loadgen.Success]) / float64(n)
+		}
+		traffic := fmt.Sprintf("%.0f%%", 100*weight[zid])
+		if weight[zid] == 0 {
+			traffic = "SHIFTED AWAY"
+		}
+		fmt.Fprintf(tw, "\t%s\t%.1f\t%.2f\t%.1f\t%s\t%s\t%s\n", zid, float64(n)/l.cfg.Interval.Seconds(), errPct,
+			float64(z.Quantile(0.99).Microseconds())/1000, alarmNames[alarm[zid]], traffic, canaries[zid])
+	}
+	tw.Flush()
+}
