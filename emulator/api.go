@@ -94,6 +94,9 @@ type SandboxConfig struct {
 	// Listen is the address of the sandbox's API server (AWS_LAMBDA_RUNTIME_API). Empty means
 	// "127.0.0.1:0".
 	Listen string
+	// TmpDir is the environment's /tmp, given to every process as TMPDIR and kept across resets.
+	// Empty means a new directory made by Start and removed by Shutdown.
+	TmpDir string
 	// InitTimeout bounds the init phase. Zero means 10s.
 	InitTimeout time.Duration
 	// Freeze stops (SIGSTOP) the runtime and extension processes between invocations and resumes

@@ -78,6 +78,7 @@ func (s *Sandbox) baseEnv() []string {
 		// Real extensions (the OTel collector's, aws-samples') bind their Telemetry listener to
 		// sandbox.localdomain unless this is set; see README.
 		"AWS_SAM_LOCAL=true",
+		"TMPDIR=" + s.tmpDir,
 		"TZ=:UTC",
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",

@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -106,6 +107,7 @@ func TestRuntimeAndExtensionEnvironments(t *testing.T) {
 		"AWS_SAM_LOCAL":                   "true",
 		"CUSTOMER_VAR":                    "v1",
 		"TZ":                              ":UTC",
+		"TMPDIR":                          s.tmpDir,
 	}
 	for k, want := range both {
 		for _, env := range [][]string{rtEnv, extEnv} {
@@ -146,6 +148,32 @@ func TestRuntimeAndExtensionEnvironments(t *testing.T) {
 		if strings.HasPrefix(kv, "_LAMBDA_SERVER_PORT=") {
 			t.Errorf("runtime env has %q", kv)
 		}
+	}
+	// The environment's own /tmp is gone once the environment is.
+	if _, err := os.Stat(s.tmpDir); !os.IsNotExist(err) {
+		t.Errorf("environment /tmp %s after shutdown: %v", s.tmpDir, err)
+	}
+}
+
+// TestEnvironmentsHaveTheirOwnTmp: Lambda gives every execution environment a /tmp of its own;
+// extensions that spool there must not see another environment's files.
+func TestEnvironmentsHaveTheirOwnTmp(t *testing.T) {
+	var dirs []string
+	for range 2 {
+		s, _, err := startSandbox(t, SandboxConfig{Function: processFunction(nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env []string
+		mustJSON(t, invoke(t, s, `{"mode":"env"}`).Payload, &env)
+		dir, _ := envValue(env, "TMPDIR")
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			t.Fatalf("TMPDIR %q: %v", dir, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	if dirs[0] == dirs[1] {
+		t.Errorf("two environments share TMPDIR %s", dirs[0])
 	}
 }
 

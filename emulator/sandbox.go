@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -92,6 +93,8 @@ type Sandbox struct {
 	srv      *http.Server
 	ln       net.Listener
 	addr     string
+	tmpDir   string // the environment's /tmp (TMPDIR of every process)
+	ownTmp   bool   // tmpDir was made by Start and is removed by Shutdown
 	reqMu    sync.RWMutex
 	reqDone  bool
 	requests sync.WaitGroup
@@ -257,6 +260,17 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		return errors.New("sandbox already started")
 	}
 	s.started = true
+	// Each environment has a /tmp of its own, kept across resets (Lambda does not clear it) and
+	// given to every process as TMPDIR: extensions spool there without seeing each other's files.
+	s.tmpDir = s.cfg.TmpDir
+	if s.tmpDir == "" {
+		dir, err := os.MkdirTemp("", "azlens-"+s.id+"-tmp-")
+		if err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("environment /tmp: %w", err)
+		}
+		s.tmpDir, s.ownTmp = dir, true
+	}
 	listen := orDefault(s.cfg.Listen, defaultListen)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -400,6 +414,11 @@ func (s *Sandbox) Shutdown(ctx context.Context, reason ShutdownReason) error {
 		s.hubClient.CloseIdleConnections()
 		if held {
 			<-s.sem
+		}
+		if s.ownTmp {
+			if rmErr := os.RemoveAll(s.tmpDir); rmErr != nil {
+				s.log.Warn("remove environment /tmp", "dir", s.tmpDir, "error", rmErr)
+			}
 		}
 		if err != nil {
 			s.shutdownErr = fmt.Errorf("close api server: %w", err)

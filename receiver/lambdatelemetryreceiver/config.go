@@ -1,0 +1,68 @@
+package lambdatelemetryreceiver
+
+import (
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+)
+
+// Config of the lambdatelemetry receiver.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint (default localhost:4319),
+	// tls, auth, max_request_body_size (zero means confighttp's 20 MiB), …
+	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// ResourceAttributes is the resource of events posted to /v1/telemetry,
+	// which carry none of their own (a collector running inside the
+	// execution environment). Empty means an empty resource. Agent batches
+	// bring their own resource and ignore it.
+	ResourceAttributes map[string]string `mapstructure:"resource_attributes"`
+
+	// CorrelationTimeout is how long a partial invocation (start, runtimeDone
+	// and report not all seen) or an init/restore phase waiting for its first
+	// invocation is held before it is emitted with azlens.incomplete=true.
+	// The report of an invocation usually arrives during the next one, so
+	// this should exceed the gap between invocations. Must be positive.
+	CorrelationTimeout time.Duration `mapstructure:"correlation_timeout"`
+
+	// MaxPendingInvocations bounds the correlation table; when full, the
+	// oldest partial invocation is emitted incomplete. Must be positive.
+	MaxPendingInvocations int `mapstructure:"max_pending_invocations"`
+
+	// MaxEnvironments bounds the execution environments whose cumulative
+	// metrics are kept; when full, the least recently seen is forgotten.
+	// Must be positive.
+	MaxEnvironments int `mapstructure:"max_environments"`
+
+	// EnvironmentIdleTimeout forgets an environment (its series end) after
+	// this long without a batch. Zero means never (only max_environments
+	// bounds them).
+	EnvironmentIdleTimeout time.Duration `mapstructure:"environment_idle_timeout"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the receiver configuration.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint must not be empty"))
+	}
+	if cfg.CorrelationTimeout <= 0 {
+		errs = append(errs, errors.New("correlation_timeout must be positive"))
+	}
+	if cfg.MaxPendingInvocations <= 0 {
+		errs = append(errs, errors.New("max_pending_invocations must be positive"))
+	}
+	if cfg.MaxEnvironments <= 0 {
+		errs = append(errs, errors.New("max_environments must be positive"))
+	}
+	if cfg.EnvironmentIdleTimeout < 0 {
+		errs = append(errs, errors.New("environment_idle_timeout must not be negative"))
+	} else if cfg.EnvironmentIdleTimeout > 0 && cfg.EnvironmentIdleTimeout < cfg.CorrelationTimeout {
+		errs = append(errs, errors.New("environment_idle_timeout must be zero or at least correlation_timeout"))
+	}
+	return errors.Join(errs...)
+}

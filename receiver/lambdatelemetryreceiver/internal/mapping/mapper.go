@@ -1,0 +1,535 @@
+// Package mapping turns decoded Telemetry API events into OTel traces, logs
+// and metrics following spec/otel-mapping.md. It owns the per-environment
+// state: the correlation table of partial invocations, pending init and
+// restore phases, and the cumulative metrics.
+package mapping
+
+import (
+	"container/list"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/azlens/azlens/internal/telemetryevent"
+)
+
+// Settings bound the state the mapper keeps.
+type Settings struct {
+	// CorrelationTimeout is how long a partial invocation (or an init or
+	// restore phase waiting for its first invocation) is held.
+	CorrelationTimeout time.Duration
+	// MaxPending bounds the correlation table; when it is full the oldest
+	// invocation is emitted incomplete.
+	MaxPending int
+	// MaxEnvironments bounds the number of execution environments with state;
+	// when full, the least recently seen one is forgotten.
+	MaxEnvironments int
+	// EnvironmentIdle forgets an environment (its cumulative metrics end)
+	// after this long without a batch.
+	EnvironmentIdle time.Duration
+	// ScopeName and ScopeVersion name the instrumentation scope of all output.
+	ScopeName, ScopeVersion string
+}
+
+// Output is what one call produced. Empty signals have zero items.
+type Output struct {
+	Traces  ptrace.Traces
+	Logs    plog.Logs
+	Metrics pmetric.Metrics
+	// Incomplete counts invocations and phases emitted with
+	// azlens.incomplete=true by this call.
+	Incomplete int
+	// EvictedFull counts those of Incomplete that were pushed out because
+	// the correlation table was full.
+	EvictedFull int
+	// EnvironmentsForgotten counts environments dropped by this call.
+	EnvironmentsForgotten int
+	// Duplicate is true when the batch's agent seq had already been applied.
+	Duplicate bool
+
+	// traceEnvs[i] is the environment of Traces.ResourceSpans().At(i).
+	traceEnvs []*environment
+}
+
+func newOutput() Output {
+	return Output{Traces: ptrace.NewTraces(), Logs: plog.NewLogs(), Metrics: pmetric.NewMetrics()}
+}
+
+type invKey struct{ env, requestID string }
+
+// invocation is one partial invocation in the correlation table.
+type invocation struct {
+	env         *environment
+	requestID   string
+	start       *telemetryevent.Event
+	runtimeDone *telemetryevent.Event
+	report      *telemetryevent.Event
+	coldstart   bool
+	ids         ids
+	created     time.Time
+	elem        *list.Element
+}
+
+func (inv *invocation) complete() bool {
+	return inv.start != nil && inv.runtimeDone != nil && inv.report != nil
+}
+
+// phase is an init or restore phase of an environment.
+type phase struct {
+	name        string // "init" or "restore"
+	start       *telemetryevent.Event
+	runtimeDone *telemetryevent.Event
+	report      *telemetryevent.Event
+	created     time.Time
+	// link is the first invocation's ids once it is known.
+	link *ids
+	// coldstart is false for SnapStart init events replayed from snapshot creation.
+	coldstart bool
+}
+
+func (p *phase) complete() bool { return p.report != nil }
+
+type environment struct {
+	key       string
+	resource  pcommon.Map
+	firstSeen time.Time
+	lastSeen  time.Time
+	// active is the invocation between its platform.start and its report,
+	// to which text log lines without a requestId belong.
+	activeID  string
+	activeIDs ids
+	// coldPending is set by an init or restore and taken by the next start.
+	coldPending   bool
+	pendingPhases []*phase
+	metrics       envMetrics
+	agent         *agentState
+	seqs          seqWindow
+	stash         map[int64]stashed
+	dirty         bool
+}
+
+type stashed struct {
+	traces ptrace.Traces
+	logs   plog.Logs
+}
+
+// Mapper is safe for concurrent use; one lock guards all state and output
+// is built under it, the caller hands it to consumers after.
+type Mapper struct {
+	set Settings
+
+	mu      sync.Mutex
+	envs    map[string]*environment
+	pending map[invKey]*invocation
+	order   *list.List // of *invocation, oldest first
+}
+
+// New returns an empty mapper.
+func New(set Settings) *Mapper {
+	return &Mapper{
+		set:     set,
+		envs:    map[string]*environment{},
+		pending: map[invKey]*invocation{},
+		order:   list.New(),
+	}
+}
+
+// Pending reports the number of partial invocations held.
+func (m *Mapper) Pending() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.pending)
+}
+
+// Apply maps one decoded batch whose events all come from the execution
+// environment described by resource. digest identifies the request body: a
+// batch with the agent seq AND digest of one already applied is a retry and
+// is not applied again (a restarted agent reusing a seq sends a different
+// body). now is the receiver's clock.
+func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uint64, now time.Time) Output {
+	out := newOutput()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	env := m.environment(resource, now, &out)
+	env.lastSeen = now
+	resource.CopyTo(env.resource)
+
+	if b.Agent != nil && b.Agent.HasSeq {
+		if env.seqs.contains(b.Agent.Seq, digest) {
+			// A retry of a batch already applied: applying it again would
+			// double-count the cumulative metrics.
+			out.Duplicate = true
+			if s, ok := env.stash[b.Agent.Seq]; ok {
+				s.traces.CopyTo(out.Traces)
+				s.logs.CopyTo(out.Logs)
+				delete(env.stash, b.Agent.Seq)
+			}
+			env.dirty = true
+			m.emitMetrics(env, now, &out)
+			return out
+		}
+		env.seqs.add(b.Agent.Seq, digest)
+	}
+	if b.Agent != nil {
+		env.updateAgent(b.Agent, now)
+	}
+
+	var logs plog.LogRecordSlice
+	if len(b.Events) > 0 {
+		rl := out.Logs.ResourceLogs().AppendEmpty()
+		env.resource.CopyTo(rl.Resource().Attributes())
+		sl := rl.ScopeLogs().AppendEmpty()
+		m.scope(sl.Scope())
+		logs = sl.LogRecords()
+	}
+	for i := range b.Events {
+		m.apply(env, &b.Events[i], now, logs, &out)
+	}
+	env.dirty = true
+	m.emitMetrics(env, now, &out)
+	return out
+}
+
+// Stash keeps the traces and logs of a batch whose consumers failed with a
+// retryable error, so the agent's retry (same seq) resends them instead of
+// re-applying the batch. At most a few per environment are kept.
+func (m *Mapper) Stash(resource pcommon.Map, seq int64, out Output) {
+	const maxStash = 4
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	env := m.envs[envKey(resource)]
+	if env == nil {
+		return
+	}
+	if env.stash == nil {
+		env.stash = map[int64]stashed{}
+	}
+	if len(env.stash) >= maxStash {
+		for k := range env.stash {
+			delete(env.stash, k)
+			break
+		}
+	}
+	env.stash[seq] = stashed{traces: out.Traces, logs: out.Logs}
+}
+
+func (m *Mapper) scope(s pcommon.InstrumentationScope) {
+	s.SetName(m.set.ScopeName)
+	s.SetVersion(m.set.ScopeVersion)
+}
+
+func envKey(resource pcommon.Map) string {
+	var name, inst string
+	if v, ok := resource.Get(string(semconv.FaaSNameKey)); ok {
+		name = v.AsString()
+	}
+	if v, ok := resource.Get(string(semconv.FaaSInstanceKey)); ok {
+		inst = v.AsString()
+	}
+	return name + "\x00" + inst
+}
+
+func (m *Mapper) environment(resource pcommon.Map, now time.Time, out *Output) *environment {
+	key := envKey(resource)
+	if env := m.envs[key]; env != nil {
+		return env
+	}
+	if m.set.MaxEnvironments > 0 && len(m.envs) >= m.set.MaxEnvironments {
+		var oldest *environment
+		for _, e := range m.envs {
+			if oldest == nil || e.lastSeen.Before(oldest.lastSeen) {
+				oldest = e
+			}
+		}
+		m.forget(oldest, now, out)
+	}
+	env := &environment{key: key, resource: pcommon.NewMap(), firstSeen: now, lastSeen: now}
+	env.metrics.init()
+	m.envs[key] = env
+	return env
+}
+
+// forget emits what an environment still holds and drops it.
+func (m *Mapper) forget(env *environment, now time.Time, out *Output) {
+	for e := m.order.Front(); e != nil; {
+		next := e.Next()
+		if inv := e.Value.(*invocation); inv.env == env {
+			m.emitInvocation(inv, now, out)
+		}
+		e = next
+	}
+	for _, p := range env.pendingPhases {
+		m.emitPhase(env, p, out)
+	}
+	env.pendingPhases = nil
+	if env.dirty {
+		m.emitMetrics(env, now, out)
+	}
+	delete(m.envs, env.key)
+	out.EnvironmentsForgotten++
+}
+
+func (m *Mapper) apply(env *environment, e *telemetryevent.Event, now time.Time, logs plog.LogRecordSlice, out *Output) {
+	switch e.Type {
+	case telemetryevent.TypePlatformStart, telemetryevent.TypePlatformRuntimeDone, telemetryevent.TypePlatformReport:
+		inv := m.invocation(env, e.RequestID, now, out)
+		r := retain(e)
+		switch e.Type {
+		case telemetryevent.TypePlatformStart:
+			if inv.start == nil {
+				inv.start = r
+				inv.coldstart = env.coldPending
+				env.coldPending = false
+			}
+			inv.ids = invocationIDs(inv.requestID, inv.start, inv.runtimeDone, inv.report)
+			env.activeID, env.activeIDs = inv.requestID, inv.ids
+			m.linkPhases(env, inv.ids, out)
+		case telemetryevent.TypePlatformRuntimeDone:
+			if inv.runtimeDone == nil {
+				inv.runtimeDone = r
+			}
+		case telemetryevent.TypePlatformReport:
+			if inv.report == nil {
+				inv.report = r
+			}
+		}
+		if inv.start == nil {
+			inv.ids = invocationIDs(inv.requestID, inv.start, inv.runtimeDone, inv.report)
+		}
+		m.addPlatformLog(env, e, logs, inv.ids, true)
+		if e.Type == telemetryevent.TypePlatformReport && env.activeID == inv.requestID {
+			env.activeID = ""
+		}
+		if inv.complete() {
+			m.emitInvocation(inv, now, out)
+		}
+	case telemetryevent.TypePlatformInitStart, telemetryevent.TypePlatformInitRuntimeDone, telemetryevent.TypePlatformInitReport:
+		m.applyPhase(env, "init", e, now, out)
+		m.addPlatformLog(env, e, logs, ids{}, false)
+	case telemetryevent.TypePlatformRestoreStart, telemetryevent.TypePlatformRestoreRuntimeDone, telemetryevent.TypePlatformRestoreReport:
+		m.applyPhase(env, "restore", e, now, out)
+		m.addPlatformLog(env, e, logs, ids{}, false)
+	case telemetryevent.TypePlatformLogsDropped:
+		env.metrics.droppedRecords += e.DroppedRecords
+		m.addPlatformLog(env, e, logs, ids{}, false)
+	case telemetryevent.TypeFunction, telemetryevent.TypeExtension:
+		m.addLog(env, e, logs)
+	default:
+		m.addPlatformLog(env, e, logs, ids{}, false)
+	}
+}
+
+// invocation finds or creates the table entry, evicting the oldest when full.
+func (m *Mapper) invocation(env *environment, requestID string, now time.Time, out *Output) *invocation {
+	k := invKey{env.key, requestID}
+	if inv := m.pending[k]; inv != nil {
+		return inv
+	}
+	if m.set.MaxPending > 0 && len(m.pending) >= m.set.MaxPending {
+		oldest := m.order.Front().Value.(*invocation)
+		m.emitInvocation(oldest, now, out)
+		out.EvictedFull++
+	}
+	inv := &invocation{env: env, requestID: strings.Clone(requestID), created: now}
+	inv.elem = m.order.PushBack(inv)
+	m.pending[k] = inv
+	return inv
+}
+
+func (m *Mapper) applyPhase(env *environment, name string, e *telemetryevent.Event, now time.Time, out *Output) {
+	isStart := e.Type == telemetryevent.TypePlatformInitStart || e.Type == telemetryevent.TypePlatformRestoreStart
+	var p *phase
+	// Events of one phase arrive in order; a start always opens a new one.
+	if !isStart {
+		for i := len(env.pendingPhases) - 1; i >= 0; i-- {
+			if q := env.pendingPhases[i]; q.name == name && !q.complete() {
+				p = q
+				break
+			}
+		}
+	}
+	if p == nil {
+		p = &phase{name: name, created: now, coldstart: true}
+		env.pendingPhases = append(env.pendingPhases, p)
+	}
+	r := retain(e)
+	switch e.Type {
+	case telemetryevent.TypePlatformInitStart, telemetryevent.TypePlatformRestoreStart:
+		p.start = r
+	case telemetryevent.TypePlatformInitRuntimeDone, telemetryevent.TypePlatformRestoreRuntimeDone:
+		p.runtimeDone = r
+	default:
+		p.report = r
+	}
+	if name == "init" && p.initializationType() == "snap-start" {
+		// SnapStart replays the init events of snapshot creation: that init
+		// is not this environment's cold start.
+		p.coldstart = false
+	}
+	if isStart && p.coldstart && p.initializationType() != "provisioned-concurrency" {
+		env.coldPending = true
+	}
+	if p.complete() {
+		if name == "init" && p.coldstart {
+			if p.report.Metrics.Has&telemetryevent.HasDurationMs != 0 {
+				env.metrics.initDuration.record(p.report.Metrics.DurationMs / 1000)
+			}
+		}
+		// A phase that will never get an invocation is emitted right away:
+		// replayed SnapStart init, or one whose invocation is already linked.
+		if !p.coldstart || p.link != nil {
+			m.emitPhase(env, p, out)
+			env.removePhase(p)
+		}
+	}
+}
+
+func (p *phase) initializationType() string {
+	for _, e := range []*telemetryevent.Event{p.start, p.runtimeDone, p.report} {
+		if e != nil && e.InitializationType != "" {
+			return e.InitializationType
+		}
+	}
+	return ""
+}
+
+func (env *environment) removePhase(p *phase) {
+	for i, q := range env.pendingPhases {
+		if q == p {
+			env.pendingPhases = append(env.pendingPhases[:i], env.pendingPhases[i+1:]...)
+			return
+		}
+	}
+}
+
+// linkPhases makes pending init/restore phases children of the first
+// invocation that starts after them.
+func (m *Mapper) linkPhases(env *environment, inv ids, out *Output) {
+	kept := env.pendingPhases[:0]
+	for _, p := range env.pendingPhases {
+		if p.link == nil && p.coldstart {
+			l := inv
+			p.link = &l
+		}
+		if p.link != nil && p.complete() {
+			m.emitPhase(env, p, out)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	env.pendingPhases = kept
+}
+
+// Sweep emits invocations and phases held longer than the correlation
+// timeout and forgets idle environments. The receiver calls it on a ticker.
+func (m *Mapper) Sweep(now time.Time) Output {
+	out := newOutput()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	deadline := now.Add(-m.set.CorrelationTimeout)
+	for e := m.order.Front(); e != nil; {
+		inv := e.Value.(*invocation)
+		if inv.created.After(deadline) {
+			break
+		}
+		next := e.Next()
+		m.emitInvocation(inv, now, &out)
+		e = next
+	}
+	for _, env := range m.envs {
+		kept := env.pendingPhases[:0]
+		for _, p := range env.pendingPhases {
+			if p.created.After(deadline) {
+				kept = append(kept, p)
+				continue
+			}
+			m.emitPhase(env, p, &out)
+		}
+		env.pendingPhases = kept
+		if m.set.EnvironmentIdle > 0 && now.Sub(env.lastSeen) > m.set.EnvironmentIdle {
+			m.forget(env, now, &out)
+			continue
+		}
+		if env.dirty {
+			m.emitMetrics(env, now, &out)
+		}
+	}
+	return out
+}
+
+// Flush emits everything held, incomplete, as at shutdown.
+func (m *Mapper) Flush(now time.Time) Output {
+	out := newOutput()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, env := range m.envs {
+		m.forget(env, now, &out)
+	}
+	return out
+}
+
+// retain copies the fields of an event that outlive its batch, so that a
+// held invocation does not keep the whole request body alive.
+func retain(e *telemetryevent.Event) *telemetryevent.Event {
+	r := &telemetryevent.Event{
+		Time:               e.Time,
+		Type:               e.Type,
+		TypeName:           e.TypeName,
+		RequestID:          strings.Clone(e.RequestID),
+		Status:             strings.Clone(e.Status),
+		ErrorType:          strings.Clone(e.ErrorType),
+		InitializationType: strings.Clone(e.InitializationType),
+		Phase:              strings.Clone(e.Phase),
+		Version:            strings.Clone(e.Version),
+		RuntimeVersion:     strings.Clone(e.RuntimeVersion),
+		FunctionName:       strings.Clone(e.FunctionName),
+		Metrics:            e.Metrics,
+	}
+	if e.Tracing.Present {
+		r.Tracing = telemetryevent.Tracing{Present: true, Header: e.Tracing.Header, SpanID: strings.Clone(e.Tracing.SpanID)}
+	}
+	if len(e.Spans) > 0 {
+		r.Spans = make([]telemetryevent.Span, len(e.Spans))
+		for i, s := range e.Spans {
+			r.Spans[i] = telemetryevent.Span{Name: strings.Clone(s.Name), Start: s.Start, DurationMs: s.DurationMs}
+		}
+	}
+	return r
+}
+
+// seqWindow remembers the last agent batches (seq and body digest) applied
+// for an environment.
+type seqWindow struct {
+	buf  [64]seqDigest
+	n    int
+	next int
+}
+
+type seqDigest struct {
+	seq    int64
+	digest uint64
+}
+
+func (w *seqWindow) contains(s int64, digest uint64) bool {
+	for i := 0; i < w.n; i++ {
+		if w.buf[i] == (seqDigest{s, digest}) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *seqWindow) add(s int64, digest uint64) {
+	w.buf[w.next] = seqDigest{s, digest}
+	w.next = (w.next + 1) % len(w.buf)
+	if w.n < len(w.buf) {
+		w.n++
+	}
+}

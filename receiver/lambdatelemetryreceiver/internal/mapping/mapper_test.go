@@ -1,0 +1,85 @@
+package mapping
+
+import (
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/goleak"
+
+	"github.com/azlens/azlens/internal/telemetryevent"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const invocationBatch = `[
+ {"time":"2026-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}},
+ {"time":"2026-03-01T10:00:00.005Z","type":"function","record":"line without request id"},
+ {"time":"2026-03-01T10:00:00.010Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success","metrics":{"durationMs":10}}},
+ {"time":"2026-03-01T10:00:00.011Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":11}}}
+]`
+
+func newTestMapper() *Mapper {
+	return New(Settings{CorrelationTimeout: time.Minute, MaxPending: 10, MaxEnvironments: 10, ScopeName: "test"})
+}
+
+func resource(instance string) pcommon.Map {
+	r := pcommon.NewMap()
+	r.PutStr("faas.name", "fn")
+	r.PutStr("faas.instance", instance)
+	return r
+}
+
+// Two receivers with no shared state (or a replay) derive the same ids
+// for an invocation without tracing, and its logs join its span.
+func TestDeterministicIDsWithoutSharedState(t *testing.T) {
+	var d telemetryevent.Decoder
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var spanIDs, traceIDs []string
+	for range 2 {
+		b, err := d.DecodeEvents([]byte(invocationBatch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := newTestMapper().Apply(resource("env-1"), b, 0, now)
+		if out.Traces.SpanCount() != 2 {
+			t.Fatalf("got %d spans, want invocation + extensionOverhead", out.Traces.SpanCount())
+		}
+		sp := out.Traces.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+		traceIDs = append(traceIDs, sp.TraceID().String())
+		spanIDs = append(spanIDs, sp.SpanID().String())
+		line := out.Logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(1)
+		if line.TraceID() != sp.TraceID() || line.SpanID() != sp.SpanID() {
+			t.Fatal("text log line not joined to the active invocation")
+		}
+	}
+	if traceIDs[0] != traceIDs[1] || spanIDs[0] != spanIDs[1] {
+		t.Fatalf("ids differ between mappers: %v %v", traceIDs, spanIDs)
+	}
+}
+
+func TestEnvironmentsAreBounded(t *testing.T) {
+	m := New(Settings{CorrelationTimeout: time.Minute, MaxPending: 10, MaxEnvironments: 2, EnvironmentIdle: time.Hour, ScopeName: "test"})
+	var d telemetryevent.Decoder
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	forgotten := 0
+	for i, inst := range []string{"a", "b", "c"} {
+		b, err := d.DecodeEvents([]byte(`[{"time":"2026-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r"}}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := m.Apply(resource(inst), b, 0, now.Add(time.Duration(i)*time.Second))
+		forgotten += out.EnvironmentsForgotten
+		if inst == "c" && out.Incomplete != 1 {
+			t.Fatalf("forgetting env a emitted %d incomplete invocations, want 1", out.Incomplete)
+		}
+	}
+	if forgotten != 1 || len(m.envs) != 2 {
+		t.Fatalf("forgotten=%d envs=%d, want 1 and 2", forgotten, len(m.envs))
+	}
+	// Idle environments are forgotten by the sweep.
+	out := m.Sweep(now.Add(2 * time.Hour))
+	if out.EnvironmentsForgotten != 2 || len(m.envs) != 0 {
+		t.Fatalf("sweep forgot %d, %d left", out.EnvironmentsForgotten, len(m.envs))
+	}
+}

@@ -1,0 +1,379 @@
+package lambdatelemetryreceiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/azlens/azlens/internal/telemetryevent"
+	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/mapping"
+	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
+)
+
+// Paths served. The agent wire format's version is in its path.
+const (
+	AgentBatchPath = "/v1/agent/batch"
+	TelemetryPath  = "/v1/telemetry"
+
+	// retryAfterSeconds is suggested to clients when a consumer is saturated.
+	retryAfterSeconds = "1"
+	transport         = "http"
+	dataFormat        = "json"
+)
+
+type lambdaReceiver struct {
+	cfg *Config
+	set receiver.Settings
+
+	nextTraces  consumer.Traces
+	nextLogs    consumer.Logs
+	nextMetrics consumer.Metrics
+
+	obsrep   *receiverhelper.ObsReport
+	decoder  telemetryevent.Decoder
+	mapper   *mapping.Mapper
+	resource pcommon.Map
+	now      func() time.Time
+	// forget removes the receiver from the factory's shared map.
+	forget func()
+
+	incomplete metric.Int64Counter
+	rejected   metric.Int64Counter
+	duplicates metric.Int64Counter
+	forgotten  metric.Int64Counter
+	dropped    metric.Int64Counter
+	warnOnce   sync.Map // reason → *sync.Once: log each kind of drop once
+
+	startOnce    sync.Once
+	shutdownOnce sync.Once
+	server       *http.Server
+	listenAddr   net.Addr
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+func newReceiver(cfg *Config, set receiver.Settings) (*lambdaReceiver, error) {
+	obsrep, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		Transport:              transport,
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create obsreport: %w", err)
+	}
+	r := &lambdaReceiver{
+		cfg:    cfg,
+		set:    set,
+		obsrep: obsrep,
+		mapper: mapping.New(mapping.Settings{
+			CorrelationTimeout: cfg.CorrelationTimeout,
+			MaxPending:         cfg.MaxPendingInvocations,
+			MaxEnvironments:    cfg.MaxEnvironments,
+			EnvironmentIdle:    cfg.EnvironmentIdleTimeout,
+			ScopeName:          metadata.ScopeName,
+			ScopeVersion:       set.BuildInfo.Version,
+		}),
+		resource: pcommon.NewMap(),
+		now:      time.Now,
+		stop:     make(chan struct{}),
+		forget:   func() {},
+	}
+	for k, v := range cfg.ResourceAttributes {
+		r.resource.PutStr(k, v)
+	}
+	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	counters := []struct {
+		dst        *metric.Int64Counter
+		name, desc string
+	}{
+		{&r.incomplete, "azlens.receiver.incomplete", "Invocations and init/restore phases emitted with azlens.incomplete=true, by reason (timeout, table_full, evicted, shutdown)."},
+		{&r.rejected, "azlens.receiver.rejected_requests", "Requests answered with an error status, by reason."},
+		{&r.duplicates, "azlens.receiver.duplicate_batches", "Agent batches whose seq had already been applied (retries)."},
+		{&r.forgotten, "azlens.receiver.environments_forgotten", "Execution environments whose state was dropped (idle or table full)."},
+		{&r.dropped, "azlens.receiver.dropped_items", "Spans, log records and metric points the next consumer refused outside a request (sweeps, shutdown)."},
+	}
+	for _, c := range counters {
+		if *c.dst, err = meter.Int64Counter(c.name, metric.WithDescription(c.desc), metric.WithUnit("{item}")); err != nil {
+			return nil, fmt.Errorf("create %s: %w", c.name, err)
+		}
+	}
+	return r, nil
+}
+
+// Start serves HTTP and runs the correlation sweeper.
+func (r *lambdaReceiver) Start(ctx context.Context, host component.Host) error {
+	var err error
+	r.startOnce.Do(func() { err = r.start(ctx, host) })
+	return err
+}
+
+func (r *lambdaReceiver) start(ctx context.Context, host component.Host) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc(AgentBatchPath, r.handleAgentBatch)
+	mux.HandleFunc(TelemetryPath, r.handleTelemetry)
+	srv, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
+	if err != nil {
+		return fmt.Errorf("create http server: %w", err)
+	}
+	ln, err := r.cfg.ServerConfig.ToListener(ctx)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", r.cfg.NetAddr.Endpoint, err)
+	}
+	r.server = srv
+	r.listenAddr = ln.Addr()
+	r.set.Logger.Info("Starting lambdatelemetry receiver", zap.String("endpoint", ln.Addr().String()))
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.sweepLoop()
+	}()
+	return nil
+}
+
+// sweepInterval is a tenth of the correlation timeout, within [1s, 30s], so
+// an incomplete invocation is emitted at most 10% late.
+func (r *lambdaReceiver) sweepInterval() time.Duration {
+	return min(max(r.cfg.CorrelationTimeout/10, time.Second), 30*time.Second)
+}
+
+func (r *lambdaReceiver) sweepLoop() {
+	t := time.NewTicker(r.sweepInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			r.sweep(r.now(), "timeout")
+		}
+	}
+}
+
+// sweep emits what timed out (or, at shutdown, everything held).
+func (r *lambdaReceiver) sweep(now time.Time, reason string) {
+	var out mapping.Output
+	if reason == "shutdown" {
+		out = r.mapper.Flush(now)
+	} else {
+		out = r.mapper.Sweep(now)
+	}
+	r.count(out, reason)
+	if err := r.consume(context.Background(), out); err != nil {
+		n := int64(out.Traces.SpanCount() + out.Logs.LogRecordCount() + out.Metrics.DataPointCount())
+		r.dropped.Add(context.Background(), n, metric.WithAttributes(attribute.String("reason", reason)))
+		r.warnFirst("dropped:"+reason, "next consumer refused output of a "+reason+" sweep; it is dropped (counted in azlens.receiver.dropped_items)", zap.Error(err))
+	}
+}
+
+func (r *lambdaReceiver) count(out mapping.Output, reason string) {
+	ctx := context.Background()
+	if n := out.Incomplete - out.EvictedFull; n > 0 {
+		rsn := reason
+		if out.EnvironmentsForgotten > 0 && reason != "shutdown" {
+			rsn = "evicted"
+		}
+		r.incomplete.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", rsn)))
+		r.warnFirst("incomplete:"+rsn, "emitting incomplete invocations (azlens.incomplete=true); counted in azlens.receiver.incomplete", zap.String("reason", rsn))
+	}
+	if out.EvictedFull > 0 {
+		r.incomplete.Add(ctx, int64(out.EvictedFull), metric.WithAttributes(attribute.String("reason", "table_full")))
+		r.warnFirst("incomplete:table_full", "correlation table full: emitting oldest invocations incomplete; raise max_pending_invocations", zap.Int("max_pending_invocations", r.cfg.MaxPendingInvocations))
+	}
+	if out.EnvironmentsForgotten > 0 {
+		r.forgotten.Add(ctx, int64(out.EnvironmentsForgotten))
+	}
+	if out.Duplicate {
+		r.duplicates.Add(ctx, 1)
+	}
+}
+
+func (r *lambdaReceiver) warnFirst(key, msg string, fields ...zap.Field) {
+	o, _ := r.warnOnce.LoadOrStore(key, &sync.Once{})
+	o.(*sync.Once).Do(func() { r.set.Logger.Warn(msg, fields...) })
+}
+
+// Shutdown stops the server (waiting for requests in flight), then emits
+// everything still held, marked incomplete, so nothing accepted is lost.
+// It is safe without Start and idempotent.
+func (r *lambdaReceiver) Shutdown(ctx context.Context) error {
+	var err error
+	r.shutdownOnce.Do(func() {
+		r.forget()
+		if r.server != nil {
+			err = r.server.Shutdown(ctx)
+		}
+		close(r.stop)
+		r.wg.Wait()
+		if r.server != nil {
+			r.sweep(r.now(), "shutdown")
+		}
+	})
+	return err
+}
+
+func (r *lambdaReceiver) handleAgentBatch(w http.ResponseWriter, req *http.Request) {
+	r.handle(w, req, true)
+}
+
+func (r *lambdaReceiver) handleTelemetry(w http.ResponseWriter, req *http.Request) {
+	r.handle(w, req, false)
+}
+
+func (r *lambdaReceiver) handle(w http.ResponseWriter, req *http.Request, agent bool) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		r.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+req.Method+" not allowed: use POST")
+		return
+	}
+	if ct := req.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			r.fail(w, http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("content-type %q not supported: use application/json", ct))
+			return
+		}
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			r.fail(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body larger than max_request_body_size (%d bytes)", tooLarge.Limit))
+			return
+		}
+		r.fail(w, http.StatusBadRequest, "read", "read body: "+err.Error())
+		return
+	}
+	resp, status, reason, msg := r.process(req.Context(), body, agent)
+	if status != http.StatusOK {
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfterSeconds)
+		}
+		r.fail(w, status, reason, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type acceptedResponse struct {
+	Accepted int `json:"accepted"`
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+// process decodes, maps and consumes one body. Decoding is all-or-nothing,
+// so a malformed body changes no state.
+func (r *lambdaReceiver) process(ctx context.Context, body []byte, agent bool) (acceptedResponse, int, string, string) {
+	var b *telemetryevent.Batch
+	var err error
+	resource := r.resource
+	if agent {
+		b, err = r.decoder.DecodeAgentBatch(body)
+	} else {
+		b, err = r.decoder.DecodeEvents(body)
+	}
+	if err != nil {
+		return acceptedResponse{}, http.StatusBadRequest, "malformed", err.Error()
+	}
+	if agent {
+		resource = mapping.ResourceFromFields(b.Resource)
+	}
+	out := r.mapper.Apply(resource, b, xxhash.Sum64(body), r.now())
+	seq, hasSeq := int64(0), false
+	if b.Agent != nil {
+		seq, hasSeq = b.Agent.Seq, b.Agent.HasSeq
+	}
+	// The mapper keeps copies of what it holds; the output references only
+	// the batch's string arena, which is never reused.
+	nEvents := len(b.Events)
+	r.decoder.Release(b)
+	r.count(out, "evicted")
+	if err := r.consume(ctx, out); err != nil {
+		if consumererror.IsPermanent(err) {
+			return acceptedResponse{}, http.StatusBadRequest, "rejected_permanent", "rejected downstream: " + err.Error()
+		}
+		if hasSeq {
+			r.mapper.Stash(resource, seq, out)
+		}
+		return acceptedResponse{}, http.StatusServiceUnavailable, "retryable", "downstream unavailable, retry later: " + err.Error()
+	}
+	return acceptedResponse{Accepted: nEvents}, http.StatusOK, "", ""
+}
+
+// consume hands the output to the next consumers with obsreport
+// self-telemetry; it returns a permanent error if any consumer's was
+// permanent, else the first retryable one.
+func (r *lambdaReceiver) consume(ctx context.Context, out mapping.Output) error {
+	var errs []error
+	if n := out.Traces.SpanCount(); n > 0 && r.nextTraces != nil {
+		c := r.obsrep.StartTracesOp(ctx)
+		err := r.nextTraces.ConsumeTraces(c, out.Traces)
+		r.obsrep.EndTracesOp(c, dataFormat, n, err)
+		errs = append(errs, err)
+	}
+	if n := out.Logs.LogRecordCount(); n > 0 && r.nextLogs != nil {
+		c := r.obsrep.StartLogsOp(ctx)
+		err := r.nextLogs.ConsumeLogs(c, out.Logs)
+		r.obsrep.EndLogsOp(c, dataFormat, n, err)
+		errs = append(errs, err)
+	}
+	if n := out.Metrics.DataPointCount(); n > 0 && r.nextMetrics != nil {
+		c := r.obsrep.StartMetricsOp(ctx)
+		err := r.nextMetrics.ConsumeMetrics(c, out.Metrics)
+		r.obsrep.EndMetricsOp(c, dataFormat, n, err)
+		errs = append(errs, err)
+	}
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if consumererror.IsPermanent(err) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (r *lambdaReceiver) fail(w http.ResponseWriter, status int, reason, msg string) {
+	r.rejected.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+	r.warnFirst("rejected:"+reason, "rejecting request; further ones are only counted in azlens.receiver.rejected_requests",
+		zap.String("reason", reason), zap.Int("status", status), zap.String("error", msg))
+	writeJSON(w, status, errorResponse{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
