@@ -23,6 +23,10 @@ agent:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "-s -w" -o $(BIN)/azlens-agent ./extension-agent/cmd/azlens-agent
 
+# dist/azlens-agent-layer-{amd64,arm64}.zip holding extensions/azlens-agent, ready to publish.
+layer:
+	./extension-agent/build-layer.sh
+
 # Regenerates cmd/azlens-collector from builder-config.yaml with the pinned builder, then builds it.
 collector:
 	cmd/azlens-collector/generate.sh

@@ -124,12 +124,12 @@ type collectorProcess struct {
 	err    error
 }
 
-func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer) (*collectorProcess, error) {
+func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint string) (*collectorProcess, error) {
 	var b strings.Builder
 	err := collectorConfig.Execute(&b, map[string]any{
 		"Ports":         cfg.CollectorPorts,
 		"Timing":        cfg.Timing,
-		"ShiftEndpoint": "http://" + cfg.Listen + "/zonalshift",
+		"ShiftEndpoint": shiftEndpoint,
 	})
 	if err != nil {
 		return nil, err

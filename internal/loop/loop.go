@@ -205,7 +205,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		logs = f
 	}
 	logs = &lockedWriter{w: logs}
-	l.timeline = newTimeline(cfg.Zones)
+	l.timeline = newTimeline(cfg.Scenario, cfg.Zones)
 
 	// Everything started is stopped in reverse order, whatever happens.
 	var stops []func(context.Context)
@@ -224,8 +224,16 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	l.experiments = experiment.New(experiment.Config{Logger: l.log, Alarms: l.timeline, Zones: cfg.Zones, InvocationTimeout: 3 * time.Second})
 	stops = append(stops, func(context.Context) { l.experiments.Close() })
 
-	// The collector first, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs)
+	// Bind the front door first: the collector's zonalshift exporter needs its address.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	l.addr = ln.Addr().String()
+	stops = append(stops, func(context.Context) { ln.Close() })
+
+	// The collector before the region, so the agents' first batches have somewhere to go.
+	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift")
 	if err != nil {
 		return nil, err
 	}
@@ -257,12 +265,6 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd := emulator.NewFrontDoor(l.log, l.region)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		_ = l.region.Shutdown(context.Background())
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	l.addr = ln.Addr().String()
 	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()

@@ -51,26 +51,28 @@ type ZoneTotal struct {
 // timeline records what the run observed: fault, alarm states, weights, client-side failures.
 // It is also the experiments' alarm source (stop conditions).
 type timeline struct {
-	mu         sync.Mutex
-	zones      []string
-	start      time.Time
-	faultAt    time.Time
-	faultEnd   time.Duration
-	faulted    map[string]bool
-	alarm      map[string]int
-	weight     map[string]float64
-	firstAlarm string
-	alarmAt    time.Time
-	shiftZone  string
-	shiftAt    time.Time
-	episodes   map[string]int64
-	failedPre  int64
-	failedPost int64
-	events     []Event
+	mu          sync.Mutex
+	scenario    string
+	zones       []string
+	start       time.Time
+	faultAt     time.Time
+	faultEnd    time.Duration
+	faulted     map[string]bool
+	alarm       map[string]int
+	weight      map[string]float64
+	firstAlarm  string
+	alarmAt     time.Time
+	shiftZone   string
+	shiftAt     time.Time
+	episodes    map[string]int64 // ALARM episodes since the fault started, by zone
+	falseAlarms int64            // ALARM episodes before any fault
+	failedPre   int64
+	failedPost  int64
+	events      []Event
 }
 
-func newTimeline(zones []string) *timeline {
-	t := &timeline{zones: zones, alarm: map[string]int{}, weight: map[string]float64{}, episodes: map[string]int64{}, faulted: map[string]bool{}}
+func newTimeline(scenario string, zones []string) *timeline {
+	t := &timeline{scenario: scenario, zones: zones, alarm: map[string]int{}, weight: map[string]float64{}, episodes: map[string]int64{}, faulted: map[string]bool{}}
 	for _, z := range zones {
 		t.weight[z] = 1
 	}
@@ -134,9 +136,15 @@ func (t *timeline) observeAlarms(now time.Time, states map[string]int) {
 		t.alarm[z] = s
 		switch {
 		case s == 2:
-			t.episodes[z]++
+			if t.faultAt.IsZero() {
+				t.falseAlarms++
+			} else {
+				t.episodes[z]++
+			}
 			t.addLocked(now, "ALARM", z, "")
-			if t.firstAlarm == "" && (!t.faultAt.IsZero() || len(t.faulted) == 0) {
+			// The scenario's alarm is the first after its fault started; with no scenario, any
+			// alarm (and it is a false one). An alarm before the fault counts only as false.
+			if t.firstAlarm == "" && (!t.faultAt.IsZero() || t.scenario == "none") {
 				t.firstAlarm, t.alarmAt = z, now
 			}
 		case prev == 2:
@@ -210,6 +218,7 @@ func (t *timeline) summary(scenario, faulted string, totals []loadgen.ZoneStats)
 			s.TimeToShift = &v
 		}
 	}
+	s.FalseAlarms = t.falseAlarms
 	for z, n := range t.episodes {
 		if !t.faulted[z] {
 			s.FalseAlarms += n

@@ -1,0 +1,364 @@
+// Package agent is the azlens-agent's lifecycle: register with the Extensions API, read the AZ ID,
+// start the Telemetry API listener, subscribe, then loop on /event/next — holding an invocation's
+// end until its data is sent when the flush policy says so, and sending everything at SHUTDOWN.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/azlens/azlens/extension-agent/config"
+	"github.com/azlens/azlens/extension-agent/forward"
+	"github.com/azlens/azlens/extension-agent/lambdaext"
+	"github.com/azlens/azlens/extension-agent/listener"
+)
+
+// Version is the agent's version, reported in the User-Agent and the agent object.
+var Version = "0.1.0"
+
+// Error types reported to /init/error and /exit/error.
+const (
+	ErrTypeConfig    = "AzlensAgent.InvalidConfig"
+	ErrTypeListener  = "AzlensAgent.ListenerFailed"
+	ErrTypeSubscribe = "AzlensAgent.SubscribeFailed"
+	ErrTypeEvents    = "AzlensAgent.EventLoopFailed"
+)
+
+const (
+	// deadlineMargin is kept free before any Lambda deadline so the agent is back at /event/next
+	// (or has exited) in time.
+	deadlineMargin = 50 * time.Millisecond
+	// metadataTimeout bounds reading the AZ ID at init.
+	metadataTimeout = time.Second
+	// memoryOverhead is the heap allowed beyond twice the event buffer: a batch in flight, its
+	// encoding, listener bodies being read, the Go runtime.
+	memoryOverhead = 12 << 20
+)
+
+// Options configure Run.
+type Options struct {
+	// Getenv reads the environment (os.Getenv).
+	Getenv func(string) string
+	// Name is the extension's name on the Extensions API: the executable's file name.
+	Name string
+	// Log receives the agent's own log lines (stderr on Lambda, which Lambda turns into extension
+	// logs — so the agent logs once per kind of trouble, never per event).
+	Log *slog.Logger
+}
+
+// Run runs the agent until SHUTDOWN (nil) or a fatal error. Cancelling ctx (SIGTERM outside
+// Lambda) flushes like a SHUTDOWN with a one-second budget.
+func Run(ctx context.Context, opt Options) error {
+	getenv := opt.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	api := getenv("AWS_LAMBDA_RUNTIME_API")
+	if api == "" {
+		return errors.New("AWS_LAMBDA_RUNTIME_API is not set: not running as a Lambda extension")
+	}
+	client := lambdaext.New(api, opt.Name)
+	defer client.CloseIdle()
+	reg, err := client.Register(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		_, err = tlsConfig(cfg)
+	}
+	if err != nil {
+		return initError(ctx, client, ErrTypeConfig, fmt.Errorf("invalid configuration: %w", err))
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		// The buffer's bound is only worth something if the heap follows it: without a limit the
+		// GC lets garbage (encoded and compressed retries, spilled batches) pile up to twice the
+		// live heap and more during a long outage. Lambda bills this memory to the function.
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitBytes)*2 + memoryOverhead)
+	}
+	if cfg.CollectorEndpoint == "" {
+		log.Warn("AZLENS_COLLECTOR_ENDPOINT is not set; forwarding disabled")
+		return idle(ctx, client)
+	}
+	a := &agent{cfg: cfg, client: client, log: log, getenv: getenv,
+		tracker: newTracker(), policy: newPolicy(cfg.FlushMode, cfg.FlushInterval)}
+	a.env = newEnvironment(getenv, reg.FunctionName, reg.FunctionVersion, reg.AccountID)
+	a.readAZ(ctx)
+	if err := a.start(ctx); err != nil {
+		return err
+	}
+	return a.loop(ctx)
+}
+
+func initError(ctx context.Context, c *lambdaext.Client, typ string, err error) error {
+	if rerr := c.InitError(ctx, typ, err); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// idle keeps a registered but unconfigured agent out of the way until SHUTDOWN.
+func idle(ctx context.Context, c *lambdaext.Client) error {
+	for {
+		ev, err := c.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if ev.EventType == lambdaext.Shutdown {
+			return nil
+		}
+	}
+}
+
+func tlsConfig(cfg config.Config) (*tls.Config, error) {
+	if cfg.CAFile == "" && !cfg.InsecureSkipVerify {
+		return nil, nil
+	}
+	t := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("AZLENS_COLLECTOR_CA_FILE: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("AZLENS_COLLECTOR_CA_FILE: no PEM certificate in %s", cfg.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}
+
+type agent struct {
+	cfg     config.Config
+	client  *lambdaext.Client
+	log     *slog.Logger
+	getenv  func(string) string
+	tracker *tracker
+	policy  *policy
+	fwd     *forward.Forwarder
+	srv     *listener.Server
+
+	mu       sync.Mutex
+	env      environment
+	restored bool
+
+	lastRequest string
+}
+
+func (a *agent) readAZ(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+	defer cancel()
+	az, err := lambdaext.AvailabilityZoneID(ctx, a.getenv("AWS_LAMBDA_METADATA_API"), a.getenv("AWS_LAMBDA_METADATA_TOKEN"))
+	if err != nil {
+		// Telemetry without a zone is still worth sending; failing the function is not.
+		a.log.Warn("sending without cloud.availability_zone", "error", err)
+		return
+	}
+	a.mu.Lock()
+	a.env.az = az
+	a.mu.Unlock()
+}
+
+func (a *agent) start(ctx context.Context) error {
+	cfg := a.cfg
+	tc, _ := tlsConfig(cfg) // validated in Run
+	var spool *forward.Spool
+	if cfg.SpoolLimitBytes > 0 {
+		s, err := forward.OpenSpool(cfg.SpoolDir, cfg.SpoolLimitBytes)
+		if err != nil {
+			a.log.Warn("spool disabled; overflow will be dropped (and counted)", "error", err)
+		} else {
+			spool = s
+		}
+	}
+	a.mu.Lock()
+	res := a.env.resource()
+	a.mu.Unlock()
+	a.fwd = forward.New(forward.Options{
+		Endpoint:       cfg.CollectorEndpoint,
+		Token:          cfg.CollectorToken,
+		Gzip:           cfg.Gzip,
+		Timeout:        cfg.CollectorTimeout,
+		TLS:            tc,
+		Version:        Version,
+		MemoryLimit:    cfg.MemoryLimitBytes,
+		BatchMaxEvents: cfg.BatchMaxEvents,
+		BatchMaxBytes:  cfg.BatchMaxBytes,
+		BatchMaxAge:    cfg.BatchMaxAge,
+		RetryInitial:   cfg.RetryInitial,
+		RetryMax:       cfg.RetryMax,
+		Spool:          spool,
+		Log:            a.log,
+	}, res)
+	a.fwd.Start()
+
+	h := listener.NewHandler(a.fwd, a.notice, a.log)
+	srv, err := listener.Listen(listener.BindHost(a.getenv), cfg.ListenerPort, h, a.log)
+	if err != nil {
+		a.fwd.Close()
+		return initError(ctx, a.client, ErrTypeListener, fmt.Errorf("start telemetry listener: %w", err))
+	}
+	a.srv = srv
+	err = a.client.Subscribe(ctx, lambdaext.Subscription{
+		Types:     cfg.TelemetryTypes,
+		MaxItems:  cfg.TelemetryMaxItems,
+		MaxBytes:  cfg.TelemetryMaxBytes,
+		TimeoutMs: int(cfg.TelemetryTimeout / time.Millisecond),
+		URI:       "http://sandbox.localdomain:" + strconv.Itoa(srv.Port()) + listener.Path,
+	})
+	if err != nil {
+		a.stopListener()
+		a.fwd.Close()
+		return initError(ctx, a.client, ErrTypeSubscribe, err)
+	}
+	a.log.Info("forwarding telemetry", "endpoint", cfg.CollectorEndpoint, "listener", srv.Addr(),
+		"flush_mode", cfg.FlushMode)
+	return nil
+}
+
+// notice reacts to platform events seen by the listener.
+func (a *agent) notice(n listener.Notice) {
+	switch n.Type {
+	case "platform.runtimeDone", "platform.report":
+		a.tracker.mark(n.Type, n.RequestID)
+	case "platform.initStart", "platform.restoreStart":
+		a.mu.Lock()
+		if n.Type == "platform.restoreStart" {
+			a.restored = true // SnapStart may restore into another zone: re-read the AZ ID
+		}
+		if n.InstanceID != "" && n.InstanceID != a.env.instance {
+			a.env.instance = n.InstanceID
+			a.fwd.SetResource(a.env.resource())
+		}
+		a.mu.Unlock()
+	}
+}
+
+func (a *agent) loop(ctx context.Context) error {
+	for {
+		ev, err := a.client.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return a.shutdown(time.Now().Add(time.Second))
+			}
+			err = fmt.Errorf("wait for next event: %w", err)
+			_ = a.shutdown(time.Now().Add(time.Second))
+			if rerr := a.client.ExitError(context.Background(), ErrTypeEvents, err); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return err
+		}
+		if ev.EventType == lambdaext.Shutdown {
+			return a.shutdown(ev.Deadline())
+		}
+		a.invoke(ctx, ev)
+	}
+}
+
+// invoke handles one INVOKE. It runs beside the function and never delays its response: the
+// response leaves when the runtime posts it, whatever the extensions do. Holding here only
+// delays this extension's return to /event/next, i.e. the end of the (billed) invocation.
+//
+// On Lambda the report of invocation N is generated only after every extension is back at
+// /event/next, so holding cannot wait for it: the hold ends at N's runtimeDone (all function logs
+// precede it), N's report travels with invocation N+1 or SHUTDOWN.
+func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
+	now := time.Now()
+	a.lastRequest = ev.RequestID
+	a.policy.invoked(now)
+	a.mu.Lock()
+	restored := a.restored
+	a.restored = false
+	a.mu.Unlock()
+	if restored {
+		a.readAZ(ctx)
+		a.mu.Lock()
+		a.fwd.SetResource(a.env.resource())
+		a.mu.Unlock()
+	}
+	if !a.cfg.SubscribesPlatform() || !a.policy.holdAtEnd() {
+		if a.policy.flushDue(now) {
+			a.fwd.Kick()
+			a.policy.flushed(now)
+		}
+		return
+	}
+	deadline := ev.Deadline().Add(-deadlineMargin)
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	ok := a.tracker.wait(wctx, "platform.runtimeDone", ev.RequestID)
+	cancel()
+	if !ok {
+		if ctx.Err() == nil {
+			a.policy.missedRuntimeDone()
+			a.log.Warn("runtimeDone did not arrive before the deadline; not holding the next invocations")
+		}
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, a.cfg.FlushTimeout)
+	if d, ok := fctx.Deadline(); ok && d.After(deadline) {
+		cancel()
+		fctx, cancel = context.WithDeadline(ctx, deadline)
+	}
+	err := a.fwd.Flush(fctx)
+	cancel()
+	a.policy.flushed(time.Now())
+	if err != nil && !errors.Is(err, forward.ErrCollectorDown) && !errors.Is(err, context.DeadlineExceeded) {
+		a.log.Warn("flush at invocation end", "error", err)
+	}
+}
+
+// shutdown waits (briefly) for the last invocation's report, closes the listener so nothing
+// arrives after the last flush, then sends or spools everything before deadline.
+func (a *agent) shutdown(deadline time.Time) error {
+	deadline = deadline.Add(-deadlineMargin)
+	if a.lastRequest != "" && a.cfg.SubscribesPlatform() {
+		// The report is emitted once every extension is back at /event/next and reaches us after
+		// at most the subscription's timeoutMs; keep at least half the budget for sending.
+		wait := min(time.Until(deadline)/2, a.cfg.TelemetryTimeout+500*time.Millisecond)
+		wctx, cancel := context.WithTimeout(context.Background(), wait)
+		if !a.tracker.wait(wctx, "platform.report", a.lastRequest) {
+			a.log.Warn("last report did not arrive before shutdown", "requestId", a.lastRequest)
+		}
+		cancel()
+	}
+	a.stopListener()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	err := a.fwd.Shutdown(ctx)
+	s := a.fwd.Stats()
+	a.log.Info("shut down", "received", s.EventsReceived, "forwarded", s.EventsForwarded,
+		"spooled", s.EventsSpooled, "replayed", s.EventsReplayed, "dropped", s.EventsDropped)
+	if err != nil && !errors.Is(err, forward.ErrCollectorDown) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("flush at shutdown: %w", err)
+	}
+	return nil
+}
+
+func (a *agent) stopListener() {
+	if a.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = a.srv.Shutdown(ctx)
+}

@@ -1,0 +1,242 @@
+// Package listener is the agent's Telemetry API destination: an HTTP server that Lambda POSTs JSON
+// arrays of events to. It validates and splits each body into events (kept byte-exact as the
+// compact JSON Lambda sent), hands them to a Sink and answers at once, so Lambda never has to retry
+// because the agent is busy; sending is someone else's job.
+package listener
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// MaxBody bounds one POST. Lambda sends at most 2×maxBytes (2 MiB) plus metadata; the margin keeps
+// a misbehaving sender from exhausting memory while accepting anything Lambda can produce.
+const MaxBody = 32 << 20
+
+// Path is the URL path the listener is subscribed under.
+const Path = "/telemetry"
+
+// Sink receives the events of one POST, in arrival order. The slices share one buffer that the
+// sink now owns; size is the sum of their lengths.
+type Sink interface {
+	Add(events [][]byte, size int)
+}
+
+// Notice is a platform event the agent's lifecycle reacts to.
+type Notice struct {
+	// Type is the event type, e.g. "platform.runtimeDone".
+	Type string
+	// RequestID is record.requestId (start, runtimeDone, report).
+	RequestID string
+	// InstanceID is record.instanceId (initStart, restoreStart), when present.
+	InstanceID string
+}
+
+// Handler is the http.Handler of the listener.
+type Handler struct {
+	sink   Sink
+	notify func(Notice)
+	log    *slog.Logger
+
+	parsers fastjson.ParserPool
+	badOnce sync.Once
+}
+
+// NewHandler returns a handler giving events to sink and platform notices to notify (may be nil).
+func NewHandler(sink Sink, notify func(Notice), log *slog.Logger) *Handler {
+	if notify == nil {
+		notify = func(Notice) {}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{sink: sink, notify: notify, log: log}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.ContentLength > MaxBody {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	// The body becomes the events' storage: each event is a slice of it, handed to the sink, so
+	// a POST is read once and never copied.
+	body, err := readBody(r, nil)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, errTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, err.Error(), status)
+		return
+	}
+	events, size, err := h.split(body)
+	if err != nil {
+		h.badOnce.Do(func() { h.log.Warn("rejected a malformed telemetry body", "error", err) })
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(events) > 0 {
+		h.sink.Add(events, size)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+var errTooLarge = errors.New("body too large")
+
+func readBody(r *http.Request, buf []byte) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= MaxBody && int64(cap(buf)) <= n {
+		buf = make([]byte, 0, n+1) // +1: seeing EOF must not grow (copy) the whole body
+	}
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= MaxBody {
+				return buf, errTooLarge
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > MaxBody {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, fmt.Errorf("read body: %w", err)
+		}
+	}
+}
+
+// Split validates body (a JSON array of Telemetry API events) and returns its events, each the
+// exact bytes Lambda sent (slices of body). It is what the listener does with every POST.
+func Split(body []byte) ([][]byte, error) {
+	h := NewHandler(nil, nil, nil)
+	events, _, err := h.split(body)
+	return events, err
+}
+
+// split validates the body and cuts it into events in the same pass (scanner). Only platform
+// events — small — are parsed, for the fields the lifecycle needs.
+func (h *Handler) split(body []byte) ([][]byte, int, error) {
+	var events [][]byte
+	var platform []int // indexes of platform events, acted on once the whole body is valid
+	size := 0
+	sc := scanner{b: body}
+	err := sc.events(func(ev, typ []byte) error {
+		if typ == nil {
+			return errors.New("type must be a string")
+		}
+		if bytes.HasPrefix(typ, []byte("platform.")) {
+			platform = append(platform, len(events))
+		}
+		events = append(events, ev)
+		size += len(ev)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("body: %w", err)
+	}
+	for _, i := range platform {
+		h.platform(events[i])
+	}
+	return events, size, nil
+}
+
+func (h *Handler) platform(ev []byte) {
+	p := h.parsers.Get()
+	defer h.parsers.Put(p)
+	v, err := p.ParseBytes(ev)
+	if err != nil {
+		return // validated already; cannot happen
+	}
+	switch typ := string(v.GetStringBytes("type")); typ {
+	case "platform.initStart", "platform.restoreStart":
+		h.notify(Notice{Type: typ, InstanceID: string(v.GetStringBytes("record", "instanceId"))})
+	case "platform.start", "platform.runtimeDone", "platform.report":
+		h.notify(Notice{Type: typ, RequestID: string(v.GetStringBytes("record", "requestId"))})
+	}
+}
+
+// Server is the listener's HTTP server.
+type Server struct {
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+}
+
+// BindHost is the host the listener binds to: Lambda routes Telemetry API deliveries to
+// sandbox.localdomain, while local runners (SAM, the azlens emulator) set AWS_SAM_LOCAL=true and
+// deliver to loopback.
+func BindHost(getenv func(string) string) string {
+	if getenv("AWS_SAM_LOCAL") == "true" {
+		return "127.0.0.1"
+	}
+	return "sandbox.localdomain"
+}
+
+// Listen binds host:port (port 0 picks one) and serves h until Shutdown. When host cannot be
+// resolved (a local runner that neither sets AWS_SAM_LOCAL nor resolves sandbox.localdomain) it
+// falls back to 127.0.0.1 rather than failing the function.
+func Listen(host string, port int, h http.Handler, log *slog.Logger) (*Server, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	var dnsErr *net.DNSError
+	if err != nil && errors.As(err, &dnsErr) && host != "127.0.0.1" {
+		if log != nil {
+			log.Warn("listener host does not resolve; using 127.0.0.1", "host", host)
+		}
+		ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s := &Server{
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       5 * time.Minute,
+			ErrorLog:          nil,
+		},
+		ln:   ln,
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Port is the bound port.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting, waits for in-flight POSTs (bounded by ctx) and returns when the serving
+// goroutine has ended.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	<-s.done
+	return err
+}

@@ -1,0 +1,160 @@
+package loop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// The scenario tests run the whole loop with the real binaries — the sample aws-lambda-go function,
+// azlens-agent in every environment, the azlens-collector distribution — on compressed timings
+// (Fast: Δ = 1 s, windows 6 s / 30 s).
+
+var bins struct{ function, agent, collector string }
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "azlens-loop-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, b := range []struct {
+		out *string
+		pkg string
+	}{
+		{&bins.function, "github.com/azlens/azlens/examples/hello"},
+		{&bins.agent, "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"},
+		{&bins.collector, "github.com/azlens/azlens/cmd/azlens-collector"},
+	} {
+		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
+		cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func runScenario(t *testing.T, scenario string, d time.Duration) (*Summary, string) {
+	t.Helper()
+	var view strings.Builder
+	cfg := Config{
+		Function:  bins.function,
+		Agent:     bins.agent,
+		Collector: bins.collector,
+		Name:      "hello",
+		Listen:    "127.0.0.1:0",
+		Rate:      60,
+		Timing:    Fast,
+		Scenario:  scenario,
+		Warmup:    12 * time.Second,
+		Duration:  d,
+		Interval:  500 * time.Millisecond,
+		View:      &view,
+		WorkDir:   t.TempDir(),
+	}
+	sum, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("loop: %v\n%s\ncollector and sandbox output: %s", err, view.String(), tail(filepath.Join(cfg.WorkDir, "azlens.log")))
+	}
+	return sum, view.String()
+}
+
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func TestScenarioAZErrorsEvacuatesTheFaultedZone(t *testing.T) {
+	sum, view := runScenario(t, "az-errors", 70*time.Second)
+	t.Logf("summary: alarm %v after %v s, shift %v after %v s, failed before/after %d/%d, invocations %d",
+		deref(sum.AlarmZone), derefF(sum.TimeToAlarm), deref(sum.EvacuatedZone), derefF(sum.TimeToShift),
+		sum.FailedBeforeShift, sum.FailedAfterShift, sum.Invocations)
+	if deref(sum.EvacuatedZone) != sum.FaultedZone {
+		t.Fatalf("evacuated %q, want the faulted zone %q\n%s", deref(sum.EvacuatedZone), sum.FaultedZone, view)
+	}
+	if deref(sum.AlarmZone) != sum.FaultedZone {
+		t.Errorf("alarm zone %q, want %q", deref(sum.AlarmZone), sum.FaultedZone)
+	}
+	if sum.FalseAlarms != 0 {
+		t.Errorf("%d false alarms\n%s", sum.FalseAlarms, view)
+	}
+	// After the shift no user traffic reaches the faulted zone, so failures stop (a few answered
+	// in flight may still arrive in the period of the shift).
+	if sum.FailedAfterShift > sum.FailedBeforeShift {
+		t.Errorf("failed after the shift %d > before %d", sum.FailedAfterShift, sum.FailedBeforeShift)
+	}
+	for _, z := range sum.Zones {
+		if z.Zone != sum.FaultedZone && z.Failed != 0 {
+			t.Errorf("healthy zone %s had %d failed invocations", z.Zone, z.Failed)
+		}
+	}
+}
+
+func TestScenarioNoneNeverShifts(t *testing.T) {
+	sum, view := runScenario(t, "none", 45*time.Second)
+	if sum.AlarmZone != nil || sum.EvacuatedZone != nil || sum.FalseAlarms != 0 {
+		t.Fatalf("healthy run: alarm %v, shift %v, false alarms %d\n%s", deref(sum.AlarmZone), deref(sum.EvacuatedZone), sum.FalseAlarms, view)
+	}
+	// Every zone served a third of the load, give or take.
+	for _, z := range sum.Zones {
+		if z.Invocations < sum.Invocations/5 || z.Failed != 0 {
+			t.Errorf("zone %s: %d of %d invocations, %d failed", z.Zone, z.Invocations, sum.Invocations, z.Failed)
+		}
+	}
+}
+
+func TestScenarioTwoZoneErrorsIsRegionalAndNeverShifts(t *testing.T) {
+	sum, view := runScenario(t, "two-az-errors", 60*time.Second)
+	if sum.EvacuatedZone != nil {
+		t.Fatalf("errors in two zones shifted %s away; a regional problem must not shift\n%s", *sum.EvacuatedZone, view)
+	}
+}
+
+func TestScenarioAZCrashEvacuatesTheFaultedZone(t *testing.T) {
+	sum, view := runScenario(t, "az-crash", 70*time.Second)
+	if deref(sum.EvacuatedZone) != sum.FaultedZone {
+		t.Fatalf("evacuated %q, want the crashed zone %q\n%s", deref(sum.EvacuatedZone), sum.FaultedZone, view)
+	}
+	if sum.FalseAlarms != 0 {
+		t.Errorf("%d false alarms", sum.FalseAlarms)
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return "<none>"
+	}
+	return *p
+}
+
+func derefF(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}

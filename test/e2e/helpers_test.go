@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+)
+
+// pollEvery is the period of every condition poll; each poll has its own deadline.
+const pollEvery = 50 * time.Millisecond
+
+// waitFor polls cond until it reports true or the deadline passes, then fails the test with the
+// last state cond described. The test never sleeps a fixed time.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("%s: not reached after %s; last state: %s", what, limit, state)
+		}
+	}
+}
+
+// httpClient keeps no idle connection, so nothing of it outlives the test (goleak).
+var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// httpStatus GETs url and returns its status code and body (0 when it did not answer).
+func httpStatus(url string) (int, string) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(b)
+}
+
+// child is a child process (collector, Prometheus) whose output goes to a file in the test's
+// temporary directory; t.Cleanup stops it (SIGTERM, then SIGKILL of its process group) and prints
+// the file's tail when the test failed.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error // valid after done is closed
+}
+
+func startChild(t *testing.T, name, bin string, args ...string) *child {
+	t.Helper()
+	c := &child{name: name, log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
+	f, err := os.Create(c.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd = exec.Command(bin, args...)
+	c.cmd.Stdout, c.cmd.Stderr = f, f
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		c.err = c.cmd.Wait()
+		f.Close()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		c.stop(t)
+		if t.Failed() {
+			t.Logf("%s output (tail of %s):\n%s", c.name, c.log, tail(c.log, 40))
+		}
+	})
+	return c
+}
+
+// exited reports whether the process has ended, and how.
+func (c *child) exited() (bool, string) {
+	select {
+	case <-c.done:
+		return true, fmt.Sprintf("%s exited: %v", c.name, c.err)
+	default:
+		return false, ""
+	}
+}
+
+// stop asks the process to stop (SIGTERM) and kills its process group if it has not within 10 s.
+// A process that does not stop cleanly on SIGTERM fails the test.
+func (c *child) stop(t *testing.T) {
+	if ok, _ := c.exited(); ok {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	limit := time.NewTimer(10 * time.Second)
+	defer limit.Stop()
+	select {
+	case <-c.done:
+		if c.err != nil {
+			t.Errorf("%s: exit after SIGTERM: %v", c.name, c.err)
+		}
+	case <-limit.C:
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+		t.Errorf("%s did not stop within 10s of SIGTERM; killed", c.name)
+	}
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// otlpSink is the upstream OTLP receiver (gRPC), in this process, with consumertest sinks.
+type otlpSink struct {
+	addr   string
+	traces *consumertest.TracesSink
+	logs   *consumertest.LogsSink
+}
+
+func startOTLPSink(t *testing.T) *otlpSink {
+	t.Helper()
+	s := &otlpSink{addr: freeAddr(t), traces: new(consumertest.TracesSink), logs: new(consumertest.LogsSink)}
+	f := otlpreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig()
+	if err := confmap.NewFromStringMap(map[string]any{
+		"protocols": map[string]any{"grpc": map[string]any{"endpoint": s.addr}},
+	}).Unmarshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	set := receivertest.NewNopSettings(f.Type())
+	tr, err := f.CreateTraces(context.Background(), set, cfg, s.traces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := f.CreateLogs(context.Background(), set, cfg, s.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tr.Shutdown(context.Background())
+		_ = lr.Shutdown(context.Background())
+	})
+	if err := tr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	if err := lr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// promSample is one element of an instant vector from Prometheus's HTTP API.
+type promSample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+// promQuery runs an instant query against the real Prometheus server's HTTP API.
+func promQuery(base, query string) ([]promSample, error) {
+	resp, err := httpClient.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&r); err != nil {
+		return nil, fmt.Errorf("%d %s: %w", resp.StatusCode, b, err)
+	}
+	if r.Status != "success" || r.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %q: status %s, type %s: %s", query, r.Status, r.Data.ResultType, r.Error)
+	}
+	out := make([]promSample, 0, len(r.Data.Result))
+	for _, s := range r.Data.Result {
+		str, _ := s.Value[1].(string)
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: value %v: %w", query, s.Value, err)
+		}
+		out = append(out, promSample{Metric: s.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// lockedFile serialises the writes of the many output copiers of the emulator.
+type lockedFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (w *lockedFile) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Write(p)
+}
