@@ -30,8 +30,6 @@ layer:
 # Regenerates cmd/azlens-collector from builder-config.yaml with the pinned builder, then builds it.
 collector:
 	cmd/azlens-collector/generate.sh
-	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/azlens-collector ./cmd/azlens-collector
 
 # The main job: a region of 3 zones running the sample function under steady load.
 up: build
