@@ -205,7 +205,12 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		logs = f
 	}
 	logs = &lockedWriter{w: logs}
-	l.timeline = newTimeline(cfg.Scenario, cfg.Zones)
+	l.timeline = newTimeline(cfg.Scenario, cfg.Zones, func() []loadgen.ZoneStats {
+		if l.load == nil {
+			return nil
+		}
+		return l.load.Totals()
+	})
 
 	// Everything started is stopped in reverse order, whatever happens.
 	var stops []func(context.Context)
@@ -346,14 +351,11 @@ loop:
 			} else if ctx.Err() == nil {
 				l.log.Debug("scrape collector", "error", err)
 			}
-			periods := l.load.Take()
-			l.timeline.observeLoad(time.Now(), periods)
-			l.printView(time.Since(start), periods)
+			l.printView(time.Since(start), l.load.Take())
 		}
 	}
 	stopLoad()
 	workers.Wait()
-	l.timeline.observeLoad(time.Now(), l.load.Take())
 	sum = l.timeline.summary(cfg.Scenario, cfg.FaultedZone, l.load.Totals())
 	l.timeline.print(l.view)
 	return sum, nil

@@ -66,13 +66,16 @@ type timeline struct {
 	shiftAt     time.Time
 	episodes    map[string]int64 // ALARM episodes since the fault started, by zone
 	falseAlarms int64            // ALARM episodes before any fault
-	failedPre   int64
-	failedPost  int64
-	events      []Event
+	// Cumulative client-side failures when the fault started and when the shift happened, so
+	// failures split exactly at the shift, not at the view's period.
+	failedAtFault int64
+	failedAtShift int64
+	totals        func() []loadgen.ZoneStats
+	events        []Event
 }
 
-func newTimeline(scenario string, zones []string) *timeline {
-	t := &timeline{scenario: scenario, zones: zones, alarm: map[string]int{}, weight: map[string]float64{}, episodes: map[string]int64{}, faulted: map[string]bool{}}
+func newTimeline(scenario string, zones []string, totals func() []loadgen.ZoneStats) *timeline {
+	t := &timeline{scenario: scenario, zones: zones, totals: totals, alarm: map[string]int{}, weight: map[string]float64{}, episodes: map[string]int64{}, faulted: map[string]bool{}}
 	for _, z := range zones {
 		t.weight[z] = 1
 	}
@@ -94,6 +97,7 @@ func (t *timeline) faultStarted(now time.Time, scenario, zone string, d time.Dur
 	defer t.mu.Unlock()
 	t.faultAt = now
 	t.faultEnd = d
+	t.failedAtFault = failed(t.totals())
 	t.faulted[zone] = true
 	if scenario == "two-az-errors" {
 		// The scenario faults the zone after the faulted one too (experiment.Scenario).
@@ -171,6 +175,7 @@ func (t *timeline) observeWeights(now time.Time, w map[string]float64) {
 			t.addLocked(now, "zonal shift: traffic away", z, "")
 			if t.shiftZone == "" {
 				t.shiftZone, t.shiftAt = z, now
+				t.failedAtShift = failed(t.totals())
 			}
 		case nw >= 1:
 			t.addLocked(now, "recovered: full traffic", z, "")
@@ -180,28 +185,28 @@ func (t *timeline) observeWeights(now time.Time, w map[string]float64) {
 	}
 }
 
-// observeLoad attributes one period's client-side failures to before or after the shift.
-func (t *timeline) observeLoad(now time.Time, period []loadgen.ZoneStats) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.faultAt.IsZero() {
-		return
+// failed counts user invocations that did not succeed, from cumulative per-zone totals.
+func failed(totals []loadgen.ZoneStats) int64 {
+	var n int64
+	for _, z := range totals {
+		n += z.Count[loadgen.FunctionError] + z.Count[loadgen.Throttled] + z.Count[loadgen.Failed]
 	}
-	var failed int64
-	for _, z := range period {
-		failed += z.Count[loadgen.FunctionError] + z.Count[loadgen.Throttled] + z.Count[loadgen.Failed]
-	}
-	if t.shiftZone == "" {
-		t.failedPre += failed
-	} else {
-		t.failedPost += failed
-	}
+	return n
 }
 
 func (t *timeline) summary(scenario, faulted string, totals []loadgen.ZoneStats) *Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &Summary{Scenario: scenario, FaultedZone: faulted, FailedBeforeShift: t.failedPre, FailedAfterShift: t.failedPost}
+	s := &Summary{Scenario: scenario, FaultedZone: faulted}
+	if !t.faultAt.IsZero() {
+		end := failed(totals)
+		if t.shiftZone == "" {
+			s.FailedBeforeShift = end - t.failedAtFault
+		} else {
+			s.FailedBeforeShift = max(0, t.failedAtShift-t.failedAtFault)
+			s.FailedAfterShift = end - max(t.failedAtShift, t.failedAtFault)
+		}
+	}
 	if t.firstAlarm != "" {
 		z := t.firstAlarm
 		s.AlarmZone = &z

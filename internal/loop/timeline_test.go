@@ -1,0 +1,76 @@
+package loop
+
+import (
+	"testing"
+	"time"
+
+	"github.com/azlens/azlens/internal/loadgen"
+)
+
+// TestTimelineSummary feeds a timeline the observations of a run and checks the summary's keys:
+// times from the fault start, an alarm before the fault counted only as false, failures split at
+// the shift.
+func TestTimelineSummary(t *testing.T) {
+	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
+	var failures int64
+	totals := func() []loadgen.ZoneStats {
+		return []loadgen.ZoneStats{{Zone: "use1-az2", Count: [4]int64{1000, failures, 0, 0}}}
+	}
+	tl := newTimeline("az-errors", zones, totals)
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tl.begin(t0)
+
+	failures = 3 // before the fault: not counted
+	tl.observeAlarms(t0.Add(5*time.Second), map[string]int{"use1-az3": 2}) // a false alarm
+	tl.observeAlarms(t0.Add(8*time.Second), map[string]int{})
+	tl.faultStarted(t0.Add(30*time.Second), "az-errors", "use1-az2", time.Minute)
+	failures = 13
+	tl.observeAlarms(t0.Add(90*time.Second), map[string]int{"use1-az2": 2})
+	tl.observeWeights(t0.Add(91*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0, "use1-az3": 1})
+	failures = 15
+	tl.observeWeights(t0.Add(200*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0.25, "use1-az3": 1})
+
+	s := tl.summary("az-errors", "use1-az2", totals())
+	if s.AlarmZone == nil || *s.AlarmZone != "use1-az2" || s.TimeToAlarm == nil || *s.TimeToAlarm != 60 {
+		t.Errorf("alarm %v after %v, want use1-az2 after 60", s.AlarmZone, s.TimeToAlarm)
+	}
+	if s.EvacuatedZone == nil || *s.EvacuatedZone != "use1-az2" || s.TimeToShift == nil || *s.TimeToShift != 61 {
+		t.Errorf("shift %v after %v, want use1-az2 after 61", s.EvacuatedZone, s.TimeToShift)
+	}
+	if s.FailedBeforeShift != 10 || s.FailedAfterShift != 2 {
+		t.Errorf("failed before/after shift = %d/%d, want 10/2", s.FailedBeforeShift, s.FailedAfterShift)
+	}
+	if s.FalseAlarms != 1 {
+		t.Errorf("false alarms = %d, want 1 (the alarm before the fault)", s.FalseAlarms)
+	}
+	if s.Invocations != 1015 {
+		t.Errorf("invocations = %d", s.Invocations)
+	}
+	var events []string
+	for _, e := range s.Timeline {
+		events = append(events, e.Event)
+	}
+	want := []string{"ALARM", "alarm cleared", "fault start: az-errors", "ALARM", "fault end", "zonal shift: traffic away", "fail-back 25%"}
+	if len(events) != len(want) {
+		t.Fatalf("timeline %v, want %v", events, want)
+	}
+	for i := range want {
+		if events[i] != want[i] {
+			t.Fatalf("timeline %v, want %v", events, want)
+		}
+	}
+	if !tl.Firing("use1-az2") || tl.Firing("use1-az1") || !tl.Firing("any") {
+		t.Error("Firing does not follow the alarm states")
+	}
+}
+
+func TestTimelineNoneScenarioCountsEveryAlarmAsFalse(t *testing.T) {
+	tl := newTimeline("none", []string{"use1-az1", "use1-az2"}, func() []loadgen.ZoneStats { return nil })
+	t0 := time.Now()
+	tl.begin(t0)
+	tl.observeAlarms(t0.Add(time.Second), map[string]int{"use1-az1": 2})
+	s := tl.summary("none", "use1-az2", nil)
+	if s.FalseAlarms != 1 || s.AlarmZone == nil || s.TimeToAlarm != nil || s.EvacuatedZone != nil {
+		t.Errorf("summary %+v", s)
+	}
+}
