@@ -1,0 +1,196 @@
+package main
+
+// The suite of spec/benchmarks.md, mapped onto the Go benchmarks that exist in the packages.
+// Each entry is one row group of the table (B1…B9, then the extra figures of docs/benchmarks.md);
+// it runs one or more `go test -bench` invocations, and checks the spec's targets against the
+// medians over -count runs.
+
+// Entry is one group of the table.
+type Entry struct {
+	ID    string // "B1"…"B9", or a tag for the figures the spec does not number
+	Title string
+	Runs  []RunSpec
+	// Show lists the metrics printed in the table, in this order (every metric is in the JSON).
+	// Metrics with a target are always printed. Empty: every metric.
+	Show    []string
+	Derived []Derived
+	Targets []Target
+	Limits  []string // keys of the physical limits printed under the group header
+	Note    string   // what the benchmarks cover of the spec's row, when not all of it
+}
+
+// RunSpec is one `go test -run '^$' -bench Bench -benchtime … -count … Pkg`. Identical specs of
+// different entries run once and are shared.
+type RunSpec struct {
+	Pkg            string // relative to the module root, e.g. "./internal/telemetryevent/"
+	Bench          string // the -bench regexp
+	Benchtime      string
+	Count          int
+	QuickBenchtime string
+	QuickCount     int
+	Env            []string // e.g. GOMAXPROCS=1 where the spec speaks of one core
+	// Expand turns what a benchmark logs into benchmarks of its own (B9 logs one row per scenario).
+	Expand func([]*Bench) []*Bench
+}
+
+// Target is a target of the spec on one metric of the benchmarks whose name matches Bench.
+type Target struct {
+	Bench  string // regexp on the full benchmark name, e.g. "^BenchmarkB1/"
+	Metric string
+	Op     string // ">=" or "<="
+	Value  float64
+	Spec   string // the spec's words, printed beside the verdict
+}
+
+// Derived is a metric computed from two others of the same -count run (paired run by run, so
+// that both sides share the machine's state of the moment), attached to the benchmark Bench.
+type Derived struct {
+	Bench  string // exact benchmark name the metric is attached to
+	Metric string
+	Op     string // "/" (A ÷ B) or "-" (A − B)
+	A, B   Ref
+}
+
+// Ref names one metric of one benchmark (exact name).
+type Ref struct{ Bench, Metric string }
+
+// Suite is the benchmark suite of spec/benchmarks.md.
+func Suite() []Entry {
+	ingest := RunSpec{Pkg: "./extension-agent/listener/", Bench: "^BenchmarkIngest$",
+		Benchtime: "200x", Count: 5, QuickBenchtime: "5x", QuickCount: 1}
+	overhead := RunSpec{Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkInvokeOverhead$",
+		Benchtime: "300x", Count: 5, QuickBenchtime: "10x", QuickCount: 1}
+	const b3 = "BenchmarkB3Receiver/path="
+	const b4 = "BenchmarkInvokeOverhead"
+	return []Entry{
+		{
+			ID: "B1", Title: "decode Telemetry batches (ratios paired round by round, GOMAXPROCS=1)",
+			Runs: []RunSpec{{Pkg: "./internal/telemetryevent/", Bench: "^BenchmarkB1$",
+				Benchtime: "7x", Count: 5, QuickBenchtime: "1x", QuickCount: 1, Env: []string{"GOMAXPROCS=1"}}},
+			Show: []string{"ns/event", "MB/s", "x_json", "x_raw", "allocs/event"},
+			Targets: []Target{
+				{Bench: "^BenchmarkB1/", Metric: "x_json", Op: ">=", Value: 8, Spec: "≥ 8× encoding/json"},
+				{Bench: "^BenchmarkB1/", Metric: "x_raw", Op: ">=", Value: 0.5, Spec: "≥ 0.5× raw fastjson"},
+				{Bench: "^BenchmarkB1/", Metric: "allocs/event", Op: "<=", Value: 1, Spec: "≤ 1 alloc/event"},
+			},
+			Limits: []string{"fastjson"},
+		},
+		{
+			ID: "B2", Title: "agent listener ingest vs a null net/http handler",
+			Runs: []RunSpec{ingest},
+			Show: []string{"agent-MiB/s", "null-MiB/s", "ratio"},
+			Targets: []Target{
+				{Bench: "^BenchmarkIngest/", Metric: "ratio", Op: ">=", Value: 0.6, Spec: "≥ 0.6× the null server"},
+			},
+			Limits: []string{"tcp", "http"},
+		},
+		{
+			ID: "B3", Title: "collector events per CPU-second: receiver → mapping → azhealth → no-op, vs receiver → no-op",
+			Note: "in-process collector path (agent-format batches over loopback HTTP); the agent process is not in the path. " +
+				"B3Receiver: the receiver alone vs a bare HTTP server that reads bodies (x_http)",
+			Runs: []RunSpec{
+				{Pkg: "./receiver/lambdatelemetryreceiver/", Bench: "^BenchmarkB3Pipeline$",
+					Benchtime: "7x", Count: 5, QuickBenchtime: "1x", QuickCount: 1, Env: []string{"GOMAXPROCS=1"}},
+				{Pkg: "./receiver/lambdatelemetryreceiver/", Bench: "^BenchmarkB3Receiver$",
+					Benchtime: "1s", Count: 5, QuickBenchtime: "20x", QuickCount: 1},
+			},
+			Show: []string{"events/cpu-s", "floor-events/cpu-s", "http-events/cpu-s", "x_floor", "x_http"},
+			Derived: []Derived{
+				{Bench: b3 + "mapping", Metric: "x_http", Op: "/",
+					A: Ref{b3 + "mapping", "events/cpu-s"}, B: Ref{b3 + "floor", "events/cpu-s"}},
+			},
+			Targets: []Target{
+				{Bench: "^BenchmarkB3Pipeline$", Metric: "events/cpu-s", Op: ">=", Value: 200e3, Spec: "≥ 200k events/CPU-s end to end"},
+				{Bench: "^BenchmarkB3Pipeline$", Metric: "x_floor", Op: ">=", Value: 0.7, Spec: "≥ 0.7× the framework floor"},
+			},
+		},
+		{
+			ID: "B4", Title: "per-invoke overhead, back to back: agent vs no-op extension vs none",
+			Note: "back to back only (not 1/10/100 invokes/s); healthy collector only",
+			Runs: []RunSpec{overhead},
+			Show: []string{"none-resp-p99-ms", "noop-resp-p99-ms", "agent-resp-p99-ms", "resp-dp99-ms",
+				"noop-post-p99-ms", "agent-post-p99-ms", "post-dp99-ms", "agent-end-post-p50-ms"},
+			Derived: []Derived{
+				{Bench: b4, Metric: "resp-dp99-ms", Op: "-", A: Ref{b4, "agent-resp-p99-ms"}, B: Ref{b4, "noop-resp-p99-ms"}},
+				{Bench: b4, Metric: "post-dp99-ms", Op: "-", A: Ref{b4, "agent-post-p99-ms"}, B: Ref{b4, "noop-post-p99-ms"}},
+			},
+			Targets: []Target{
+				{Bench: "^" + b4 + "$", Metric: "resp-dp99-ms", Op: "<=", Value: 0.5, Spec: "response Δp99 ≤ 0.5 ms"},
+				{Bench: "^" + b4 + "$", Metric: "post-dp99-ms", Op: "<=", Value: 2, Spec: "post-runtime Δp99 ≤ 2 ms"},
+			},
+		},
+		{
+			ID: "B5", Title: "freshness: invocation answered → its runtimeDone accepted by the collector",
+			Note: "back to back, per flush mode; reference: the subscription's timeoutMs (25 ms); zero loss at SHUTDOWN is a test, not a benchmark",
+			Runs: []RunSpec{{Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkFreshness$",
+				Benchtime: "100x", Count: 5, QuickBenchtime: "5x", QuickCount: 1}},
+			Show: []string{"fresh-p50-ms", "fresh-p99-ms"},
+			Targets: []Target{
+				{Bench: "^BenchmarkFreshness/", Metric: "fresh-p99-ms", Op: "<=", Value: 25 + 100, Spec: "p99 ≤ timeoutMs (25) + 100 ms"},
+			},
+		},
+		{
+			ID: "B6", Title: "agent cold start (sandbox init) vs a no-op extension built the same way",
+			Runs: []RunSpec{{Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkReadyTime$",
+				Benchtime: "20x", Count: 5, QuickBenchtime: "2x", QuickCount: 1}},
+			Show: []string{"noop-ready-ms", "agent-ready-ms", "delta-ready-ms", "agent-binary-MiB"},
+			Targets: []Target{
+				{Bench: "^BenchmarkReadyTime$", Metric: "delta-ready-ms", Op: "<=", Value: 5, Spec: "Δ ≤ 5 ms"},
+				{Bench: "^BenchmarkReadyTime$", Metric: "agent-binary-MiB", Op: "<=", Value: 8, Spec: "stripped binary ≤ 8 MB (MiB here)"},
+			},
+			Limits: []string{"exec"},
+		},
+		{
+			ID: "B7", Title: "agent memory (RSS) vs the no-op extension",
+			Note: "idle = after the B4 run; outage = after b.N invocations × 100 lines with the collector answering 503; no soak",
+			Runs: []RunSpec{overhead, {Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkOutageMemory$",
+				Benchtime: "300x", Count: 3, QuickBenchtime: "5x", QuickCount: 1}},
+			Show: []string{"noop-rss-MiB", "azlens-agent-rss-MiB"},
+			Targets: []Target{
+				{Bench: "^" + b4 + "$", Metric: "azlens-agent-rss-MiB", Op: "<=", Value: 15, Spec: "idle ≤ 15 MB RSS (MiB here)"},
+			},
+		},
+		{
+			ID: "B8", Title: "overload and correctness (logsDropped onset, split records, 2×maxBytes bodies)",
+			Runs: []RunSpec{{Pkg: "./extension-agent/listener/", Bench: "^Benchmark(B8|Overload)",
+				Benchtime: "100x", Count: 5, QuickBenchtime: "5x", QuickCount: 1}},
+		},
+		{
+			ID: "B9", Title: "detection: simulated time from fault start to ALARM and zonal shift (100 seeds per row)",
+			Note: "seeds are fixed, so one run suffices; zero false alarms over 8 simulated hours is a test (TestNoFalseAlarmsEightHours), not a benchmark",
+			Runs: []RunSpec{
+				{Pkg: "./processor/azhealthprocessor/internal/detector/", Bench: "^BenchmarkB9Detection$",
+					Benchtime: "1x", Count: 1, QuickBenchtime: "1x", QuickCount: 1, Expand: expandB9},
+				{Pkg: "./processor/azhealthprocessor/internal/detector/", Bench: "^BenchmarkB9Tick$",
+					Benchtime: "1s", Count: 5, QuickBenchtime: "100x", QuickCount: 1},
+			},
+			Show: []string{"alarm-fired", "alarm-p50-s", "alarm-p90-s", "shift-p90-s", "ns/op"},
+			Targets: []Target{
+				{Bench: "^BenchmarkB9Detection/crash$", Metric: "alarm-p90-s", Op: "<=", Value: 60, Spec: "crash ≤ 60 s (p90)"},
+				{Bench: "^BenchmarkB9Detection/errors 5%$", Metric: "alarm-p90-s", Op: "<=", Value: 90, Spec: "5 % errors ≤ 90 s (p90)"},
+				{Bench: "^BenchmarkB9Detection/errors 0.3%$", Metric: "alarm-fired", Op: "<=", Value: 0, Spec: "0.3 % skew never fires"},
+				{Bench: "^BenchmarkB9Detection/latency 3%$", Metric: "alarm-fired", Op: "<=", Value: 0, Spec: "no fire (az-health.md)"},
+				{Bench: "^BenchmarkB9Detection/telemetry loss 30%$", Metric: "alarm-fired", Op: "<=", Value: 0, Spec: "no alarm (az-health.md)"},
+			},
+		},
+		{
+			ID: "EMU", Title: "embedded runtime: Invoke round trip ÷ a direct call of the same handler",
+			Runs: []RunSpec{{Pkg: "./emulator/", Bench: "^Benchmark(Invoke|FrontDoor)",
+				Benchtime: "2000x", Count: 5, QuickBenchtime: "50x", QuickCount: 1}},
+			Show:   []string{"p50-ns", "p50-ratio", "p99-ratio", "invocations/s"},
+			Limits: []string{"http", "exec"},
+		},
+		{
+			ID: "HUB", Title: "Telemetry API hub delivery vs encoding + synchronous POSTs (GOMAXPROCS=1)",
+			Runs: []RunSpec{{Pkg: "./emulator/internal/telemetry/", Bench: ".",
+				Benchtime: "1s", Count: 5, QuickBenchtime: "1000x", QuickCount: 1, Env: []string{"GOMAXPROCS=1"}}},
+			Show: []string{"cpu-ns/event", "events/s", "ns/op"},
+		},
+		{
+			ID: "LOKI", Title: "Loki push encoding ÷ plain protobuf marshalling of the same request",
+			Runs: []RunSpec{{Pkg: "./exporter/lokiexporter/", Bench: "^BenchmarkPushEncoding$",
+				Benchtime: "1s", Count: 5, QuickBenchtime: "20x", QuickCount: 1}},
+			Show: []string{"entries/s", "x_reference", "snappy_ratio"},
+		},
+	}
+}
