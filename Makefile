@@ -47,7 +47,7 @@ test-deps:
 	scripts/install-test-deps.sh
 
 test: test-deps fmt-check vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Runs every Fuzz target briefly (CI extra). Targets are found by name, so no package is built
 # just to list them.
