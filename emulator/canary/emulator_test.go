@@ -13,9 +13,8 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/canary"
-	"github.com/azlens/azlens/emulator/canary/canarytest"
 	"github.com/azlens/azlens/emulator/experiment"
-	"github.com/azlens/azlens/emulator/experiment/experimenttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // TestCanariesSeeACrashedZone runs the whole loop on the real emulator: a region of in-process
@@ -24,7 +23,7 @@ import (
 // receiver. Only the crashed zone's canaries fail, and only while the experiment runs.
 func TestCanariesSeeACrashedZone(t *testing.T) {
 	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
-	expClock := experimenttest.NewClock(t0)
+	expClock := clocktest.NewClock(t0)
 	faults := experiment.New(experiment.Config{Clock: expClock, Zones: zones, Seed: 1})
 	t.Cleanup(faults.Close)
 
@@ -65,7 +64,7 @@ func TestCanariesSeeACrashedZone(t *testing.T) {
 	expClock.Advance(0)
 
 	sink := new(consumertest.MetricsSink)
-	clock := canarytest.NewClock(t0)
+	clock := clocktest.NewClock(t0)
 	outcomes := make(chan canary.ZoneResult, 16)
 	runner, err := canary.New(canary.Config{
 		Endpoint: srv.URL, Function: "checkout", Zones: zones, Interval: time.Second, Timeout: time.Hour,

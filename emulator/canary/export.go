@@ -21,18 +21,6 @@ const (
 	ServiceName       = "azlens-canary"
 )
 
-func (r *Runner) exportLoop(ctx context.Context, t Ticker) {
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-			_ = r.Export(ctx) // counted, logged and reported to OnExport
-		}
-	}
-}
-
 // Export sends the cumulative counts of every zone to the collector now, within Timeout. The
 // export loop calls it every ExportInterval; a failed export is not retried at once: the next
 // one carries the same counts, grown, so nothing is lost but resolution.

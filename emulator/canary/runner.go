@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // Defaults of Config's zero values.
@@ -74,8 +76,10 @@ type Config struct {
 	OTLPEndpoint string
 	// ExportInterval is the time between two exports. Zero means 10s.
 	ExportInterval time.Duration
-	// Clock paces everything. Nil means the wall clock.
-	Clock Clock
+	// Clock paces canaries and exports and bounds each request. Nil means the wall clock; tests
+	// pass the fake in package internal/clock/clocktest so that ticks and timeouts happen when
+	// the test says, not after real waiting.
+	Clock clock.Clock
 	// Client sends invocations and exports. Nil means a client of its own, closed by Close.
 	Client *http.Client
 	// Logger logs export failures (the first one, and recovery). Nil means discard.
@@ -136,7 +140,7 @@ type Runner struct {
 	cfg       Config
 	invokeURL string
 	exportURL string
-	clock     Clock
+	clock     clock.Clock
 	client    *http.Client
 	ownClient bool
 	log       *slog.Logger
@@ -203,7 +207,7 @@ func New(cfg Config) (*Runner, error) {
 		r.cfg.ExportInterval = defaultExportInterval
 	}
 	if r.clock == nil {
-		r.clock = RealClock{}
+		r.clock = clock.Real{}
 	}
 	if r.client == nil {
 		r.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -251,11 +255,12 @@ func (r *Runner) Start(ctx context.Context) error {
 	ctx, r.stop = context.WithCancel(ctx)
 	for _, z := range r.cfg.Zones {
 		t := r.clock.NewTicker(r.cfg.Interval)
-		r.loops.Go(func() { r.probeLoop(ctx, t, z) })
+		r.loops.Go(func() { everyTick(ctx, t, func() { r.probe(ctx, z) }) })
 	}
 	if r.exportURL != "" {
 		t := r.clock.NewTicker(r.cfg.ExportInterval)
-		r.loops.Go(func() { r.exportLoop(ctx, t) })
+		// An export is counted, logged and reported to OnExport.
+		r.loops.Go(func() { everyTick(ctx, t, func() { _ = r.Export(ctx) }) })
 	}
 	r.log.Info("canaries started", "endpoint", r.invokeURL, "zones", r.cfg.Zones, "interval", r.cfg.Interval, "otlp", r.exportURL)
 	return nil
@@ -288,14 +293,15 @@ func (r *Runner) Close() error {
 	return err
 }
 
-func (r *Runner) probeLoop(ctx context.Context, t Ticker, zone string) {
+// everyTick calls f on each of t's ticks until ctx ends, then stops t.
+func everyTick(ctx context.Context, t clock.Ticker, f func()) {
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
-			r.probe(ctx, zone)
+			f()
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/azlens/azlens/emulator/canary"
-	"github.com/azlens/azlens/emulator/canary/canarytest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -93,7 +93,7 @@ func collector(t *testing.T, next consumer.Metrics) string {
 }
 
 type fixture struct {
-	clock    *canarytest.Clock
+	clock    *clocktest.Clock
 	runner   *canary.Runner
 	outcomes chan canary.ZoneResult
 	exports  chan error
@@ -103,7 +103,7 @@ type fixture struct {
 func newFixture(t *testing.T, otlp string, cfg canary.Config) *fixture {
 	t.Helper()
 	door, hung := frontDoor(t)
-	f := &fixture{clock: canarytest.NewClock(t0), outcomes: make(chan canary.ZoneResult, 64), exports: make(chan error, 64), hung: hung}
+	f := &fixture{clock: clocktest.NewClock(t0), outcomes: make(chan canary.ZoneResult, 64), exports: make(chan error, 64), hung: hung}
 	cfg.Endpoint = door.URL
 	cfg.Function = "checkout"
 	if cfg.Zones == nil {
@@ -356,7 +356,7 @@ func TestRunStopsWithContext(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	door, _ := frontDoor(t)
 	r, err := canary.New(canary.Config{Endpoint: door.URL, Function: "checkout", Zones: []string{"use1-az1"},
-		OTLPEndpoint: collector(t, sink), Clock: canarytest.NewClock(t0)})
+		OTLPEndpoint: collector(t, sink), Clock: clocktest.NewClock(t0)})
 	if err != nil {
 		t.Fatal(err)
 	}

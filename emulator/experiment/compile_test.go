@@ -7,6 +7,7 @@ import (
 
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/experiment/experimenttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // validTemplate is a template every case below breaks in one place.
@@ -165,7 +166,7 @@ func TestCreateTemplateValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := experiment.New(experiment.Config{
-				Clock:  experimenttest.NewClock(time.Unix(0, 0)),
+				Clock:  clocktest.NewClock(time.Unix(0, 0)),
 				Alarms: &experimenttest.Alarms{},
 				Zones:  []string{"use1-az1", "use1-az2", "use1-az3"},
 			})
@@ -187,7 +188,7 @@ func TestCreateTemplateValidation(t *testing.T) {
 }
 
 func TestAlarmStopConditionNeedsAlarmSource(t *testing.T) {
-	svc := experiment.New(experiment.Config{Clock: experimenttest.NewClock(time.Unix(0, 0))})
+	svc := experiment.New(experiment.Config{Clock: clocktest.NewClock(time.Unix(0, 0))})
 	defer svc.Close()
 	_, err := svc.CreateTemplate(validTemplate())
 	if err == nil || !strings.HasPrefix(err.Error(), `stopConditions[0].source: "azlens:alarm" needs an alarm source`) {

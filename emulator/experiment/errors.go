@@ -3,7 +3,8 @@ package experiment
 import (
 	"errors"
 	"fmt"
-	"net/http"
+
+	"github.com/azlens/azlens/emulator/internal/awsapi"
 )
 
 // FIS's error types (the "__type" of an error body).
@@ -25,15 +26,7 @@ func (e *Error) Error() string { return e.Message }
 
 // HTTPStatus is the status code FIS answers with for this error type.
 func (e *Error) HTTPStatus() int {
-	switch e.Type {
-	case ValidationException:
-		return http.StatusBadRequest
-	case ResourceNotFoundException:
-		return http.StatusNotFound
-	case ConflictException:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
+	return awsapi.Status(e.Type)
 }
 
 // IsType reports whether err is an *Error of the given type.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/experiment/experimenttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // fuzzBody posts body to path and checks the answer is a success or a well-formed client error,
@@ -39,7 +40,7 @@ func FuzzCreateTemplate(f *testing.F) {
 	f.Add([]byte(`{"actions": {"a": {"actionId": "azlens:cpu:stress", "parameters": {"workers": "1e3"}}}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		clock := experimenttest.NewClock(time.Unix(0, 0))
+		clock := clocktest.NewClock(time.Unix(0, 0))
 		svc := experiment.New(experiment.Config{Clock: clock, Alarms: &experimenttest.Alarms{}, Seed: 1})
 		defer svc.Close()
 		if fuzzBody(t, svc.Handler(), "/experimentTemplates", body) != 200 {
@@ -70,7 +71,7 @@ func FuzzStartExperiment(f *testing.F) {
 	f.Add([]byte(`{"experimentTemplateId": 1}`))
 	f.Add([]byte(`{"tags": {"": ""}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		svc := experiment.New(experiment.Config{Clock: experimenttest.NewClock(time.Unix(0, 0)), Seed: 1})
+		svc := experiment.New(experiment.Config{Clock: clocktest.NewClock(time.Unix(0, 0)), Seed: 1})
 		defer svc.Close()
 		fuzzBody(t, svc.Handler(), "/experiments", body)
 	})

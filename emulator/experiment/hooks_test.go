@@ -7,7 +7,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
-	"github.com/azlens/azlens/emulator/experiment/experimenttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // zoneFault starts a one-action experiment acting on all of zone az2 and runs it.
@@ -167,7 +167,7 @@ func TestTelemetryDropAndDelay(t *testing.T) {
 
 func TestSeededDrawsRepeat(t *testing.T) {
 	outcomes := func() []bool {
-		clock := experimenttest.NewClock(t0)
+		clock := clocktest.NewClock(t0)
 		svc := experiment.New(experiment.Config{Clock: clock, Seed: 7})
 		defer svc.Close()
 		h := svc.HooksFor("use1-az2", 1)
@@ -217,7 +217,7 @@ func TestCPUStress(t *testing.T) {
 }
 
 func BenchmarkBeforeInvoke(b *testing.B) {
-	clock := experimenttest.NewClock(t0)
+	clock := clocktest.NewClock(t0)
 	svc := experiment.New(experiment.Config{Clock: clock, Seed: 1})
 	defer svc.Close()
 	et, _ := svc.CreateTemplate(experiment.Template{Targets: az2Target(), Actions: map[string]experiment.Action{

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // Defaults of Config's zero values.
@@ -30,8 +32,9 @@ type AlarmSource interface {
 
 // Config configures a Service.
 type Config struct {
-	// Clock drives action durations and ticks. Nil means the wall clock.
-	Clock Clock
+	// Clock drives action durations and ticks. Nil means the wall clock; tests pass the fake in
+	// package internal/clock/clocktest so an experiment of minutes runs in microseconds.
+	Clock clock.Clock
 	// Alarms answers azlens:alarm stop conditions. Nil means templates may not use them.
 	Alarms AlarmSource
 	// Zones are the region's zone IDs; targets may name only these. Empty means any zone ID.
@@ -52,7 +55,7 @@ type Config struct {
 // Service stores experiment templates, runs experiments, and answers the sandboxes' fault hooks.
 // It is safe for concurrent use.
 type Service struct {
-	clock         Clock
+	clock         clock.Clock
 	alarms        AlarmSource
 	zones         []string
 	seed          uint64
@@ -74,7 +77,7 @@ type Service struct {
 	runs        []*run // in start order; ended ones pruned oldest first beyond maxEnded
 	byID        map[string]*run
 	envs        map[envKey]bool // every environment the region asked hooks for
-	timer       Timer
+	timer       clock.Timer
 	closed      bool
 	stressCtx   context.Context
 	stressClose context.CancelFunc
@@ -127,7 +130,7 @@ func New(cfg Config) *Service {
 		envs:          map[envKey]bool{},
 	}
 	if s.clock == nil {
-		s.clock = RealClock{}
+		s.clock = clock.Real{}
 	}
 	if s.seed == 0 {
 		var b [8]byte

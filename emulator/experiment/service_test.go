@@ -11,6 +11,7 @@ import (
 
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/experiment/experimenttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -19,13 +20,13 @@ var zones = []string{"use1-az1", "use1-az2", "use1-az3"}
 
 type fixture struct {
 	svc    *experiment.Service
-	clock  *experimenttest.Clock
+	clock  *clocktest.Clock
 	alarms *experimenttest.Alarms
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: experimenttest.NewClock(t0), alarms: &experimenttest.Alarms{}}
+	f := &fixture{clock: clocktest.NewClock(t0), alarms: &experimenttest.Alarms{}}
 	f.svc = experiment.New(experiment.Config{
 		Clock: f.clock, Alarms: f.alarms, Zones: zones, Seed: 42,
 		TickInterval: time.Second, InvocationTimeout: 3 * time.Second,
@@ -391,7 +392,7 @@ func TestTemplatesStore(t *testing.T) {
 }
 
 func TestEndedExperimentsPruned(t *testing.T) {
-	clock := experimenttest.NewClock(t0)
+	clock := clocktest.NewClock(t0)
 	svc := experiment.New(experiment.Config{Clock: clock, MaxEnded: 2})
 	defer svc.Close()
 	et, err := svc.CreateTemplate(experiment.Template{Actions: map[string]experiment.Action{"w": {ActionID: experiment.ActionWait, Parameters: map[string]string{"duration": "1s"}}}})

@@ -3,7 +3,8 @@ package zonalshift
 import (
 	"errors"
 	"fmt"
-	"net/http"
+
+	"github.com/azlens/azlens/emulator/internal/awsapi"
 )
 
 // ARC's error types (the "__type" of an error body).
@@ -41,15 +42,7 @@ func (e *Error) Error() string { return e.Message }
 
 // HTTPStatus is the status code ARC answers with for this error type.
 func (e *Error) HTTPStatus() int {
-	switch e.Type {
-	case ValidationException:
-		return http.StatusBadRequest
-	case ResourceNotFoundException:
-		return http.StatusNotFound
-	case ConflictException:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
+	return awsapi.Status(e.Type)
 }
 
 func validationError(reason string, err error) *Error {

@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator/zonalshift"
-	"github.com/azlens/azlens/emulator/zonalshift/zonalshifttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // A router asks Weights for each invocation (or caches the answer and asks again when Subscribe
 // signals a change) and spreads traffic in proportion to the weights.
 func ExampleService_Weights() {
-	clk := zonalshifttest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := clocktest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	svc := zonalshift.New(zonalshift.Config{Clock: clk})
 	defer svc.Close()
 	changes, stop := svc.Subscribe()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator/zonalshift"
-	"github.com/azlens/azlens/emulator/zonalshift/zonalshifttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // checkResponse asserts what must hold for any body: no 5xx, and a JSON answer that is either a
@@ -43,7 +43,7 @@ func FuzzStartBody(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		s := zonalshift.New(zonalshift.Config{Clock: zonalshifttest.NewClock(t0)})
+		s := zonalshift.New(zonalshift.Config{Clock: clocktest.NewClock(t0)})
 		defer s.Close()
 		h := s.Handler()
 		rec := httptest.NewRecorder()
@@ -72,7 +72,7 @@ func FuzzUpdateBody(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		s := zonalshift.New(zonalshift.Config{Clock: zonalshifttest.NewClock(t0)})
+		s := zonalshift.New(zonalshift.Config{Clock: clocktest.NewClock(t0)})
 		defer s.Close()
 		z, err := s.Start(zonalshift.StartRequest{ResourceIdentifier: "fn", AwayFrom: "use1-az1", ExpiresIn: "1h"})
 		if err != nil {

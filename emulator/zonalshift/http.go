@@ -1,13 +1,12 @@
 package zonalshift
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"reflect"
 	"strings"
+
+	"github.com/azlens/azlens/emulator/internal/awsapi"
 )
 
 // maxBodyBytes bounds a request body; ARC's largest request is far smaller.
@@ -38,7 +37,7 @@ func (s *Service) handleStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, z)
+	awsapi.WriteJSON(w, http.StatusOK, z)
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +50,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	awsapi.WriteJSON(w, http.StatusOK, struct {
 		Items []ZonalShift `json:"items"`
 	}{items})
 }
@@ -62,7 +61,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, z)
+	awsapi.WriteJSON(w, http.StatusOK, z)
 }
 
 func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +75,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, z)
+	awsapi.WriteJSON(w, http.StatusOK, z)
 }
 
 func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +84,7 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, z)
+	awsapi.WriteJSON(w, http.StatusOK, z)
 }
 
 func (s *Service) handleManagedResource(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +93,7 @@ func (s *Service) handleManagedResource(w http.ResponseWriter, r *http.Request) 
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, mr)
+	awsapi.WriteJSON(w, http.StatusOK, mr)
 }
 
 // handleUnknown answers paths and methods the API does not have, in the API's error shape.
@@ -109,69 +108,25 @@ func handleUnknown(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/managedresources/"):
 		allow = "GET"
 	}
-	if allow != "" {
-		w.Header().Set("Allow", allow)
-		writeJSON(w, http.StatusMethodNotAllowed, &Error{Type: "MethodNotAllowedException",
-			Message: fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, p, allow)})
-		return
-	}
-	writeJSON(w, http.StatusNotFound, &Error{Type: "UnknownOperationException",
-		Message: fmt.Sprintf("no operation at %s %s", r.Method, p)})
+	awsapi.NotRouted(w, r, allow)
 }
 
-// decodeBody reads one JSON object into v, rejecting unknown fields so a misspelt key (e.g.
+// requestBody reads one JSON object, rejecting unknown fields so a misspelt key (e.g.
 // "expires_in") is an error naming it rather than a silently ignored value.
+var requestBody = awsapi.Body{
+	MaxBytes: maxBodyBytes,
+	FieldMessage: func(field, want, got string) string {
+		return fmt.Sprintf("%s must be a JSON %s, got %s", field, want, got)
+	},
+}
+
+// decodeBody reads the request body into v; what is wrong with it is a ValidationException with
+// reason InvalidRequest.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &Error{Type: ValidationException, Reason: ReasonInvalidRequest,
-				Message: fmt.Sprintf("request body must be at most %d bytes", maxBodyBytes)}
-		}
-		return &Error{Type: ValidationException, Reason: ReasonInvalidRequest,
-			Message: fmt.Sprintf("read request body: %v", err)}
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Type: ValidationException, Reason: ReasonInvalidRequest, Message: describeJSONError(err)}
-	}
-	if dec.More() {
-		return &Error{Type: ValidationException, Reason: ReasonInvalidRequest,
-			Message: "request body must be one JSON object"}
+	if err := requestBody.Decode(w, r, v); err != nil {
+		return &Error{Type: ValidationException, Reason: ReasonInvalidRequest, Message: err.Error()}
 	}
 	return nil
-}
-
-func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return fmt.Sprintf("%s must be a JSON %s, got %s", typeErr.Field, jsonKind(typeErr.Type.Kind()), typeErr.Value)
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("request body must be a JSON object, got %s", typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("request body is not valid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "request body is not valid JSON: it ends too early"
-	case errors.Is(err, io.EOF):
-		return "request body must be a JSON object, got nothing"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	}
-	return "request body: " + err.Error()
-}
-
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.Float64, reflect.Float32, reflect.Int, reflect.Int64:
-		return "number"
-	case reflect.Struct, reflect.Map:
-		return "object"
-	}
-	return k.String()
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -179,12 +134,5 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &e) {
 		e = &Error{Type: InternalServerException, Message: err.Error()}
 	}
-	w.Header().Set("X-Amzn-ErrorType", e.Type)
-	writeJSON(w, e.HTTPStatus(), e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client has gone if this fails; nothing to tell it
+	awsapi.WriteError(w, e.HTTPStatus(), e.Type, e)
 }

@@ -13,11 +13,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/azlens/azlens/emulator/zonalshift"
-	"github.com/azlens/azlens/emulator/zonalshift/zonalshifttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // newServer mounts the handler under /zonalshift, as the emulator's front door does.
-func newServer(t *testing.T) (*httptest.Server, *zonalshift.Service, *zonalshifttest.Clock) {
+func newServer(t *testing.T) (*httptest.Server, *zonalshift.Service, *clocktest.Clock) {
 	t.Helper()
 	s, clk := newService(t)
 	mux := http.NewServeMux()

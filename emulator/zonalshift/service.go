@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // defaultMaxEnded bounds the expired and cancelled shifts kept for listing, so a long-running
@@ -15,8 +17,9 @@ const defaultMaxEnded = 1000
 
 // Config configures a Service.
 type Config struct {
-	// Clock drives expiry. Nil means the wall clock.
-	Clock Clock
+	// Clock drives expiry. Nil means the wall clock; tests pass the fake in package
+	// internal/clock/clocktest so that expiry can be driven without waiting.
+	Clock clock.Clock
 	// Logger logs shifts starting, ending and changing. Nil means discard.
 	Logger *slog.Logger
 	// MaxEnded is how many expired or cancelled shifts are kept for List. Zero means 1000.
@@ -25,7 +28,7 @@ type Config struct {
 
 // Service holds the zonal shifts of every resource. It is safe for concurrent use.
 type Service struct {
-	clock    Clock
+	clock    clock.Clock
 	log      *slog.Logger
 	maxEnded int
 
@@ -35,7 +38,7 @@ type Service struct {
 	zones   map[string][]string // resource → zones reported by the router or SetZones
 	subs    map[int]chan struct{}
 	nextID  int
-	timer   Timer
+	timer   clock.Timer
 	timerAt time.Time
 	closed  bool
 }
@@ -51,7 +54,7 @@ func New(cfg Config) *Service {
 		subs:     map[int]chan struct{}{},
 	}
 	if s.clock == nil {
-		s.clock = RealClock{}
+		s.clock = clock.Real{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

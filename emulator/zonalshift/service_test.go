@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/azlens/azlens/emulator/zonalshift"
-	"github.com/azlens/azlens/emulator/zonalshift/zonalshifttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 var (
@@ -16,9 +16,9 @@ var (
 	zones = []string{"use1-az1", "use1-az2", "use1-az4"}
 )
 
-func newService(t *testing.T) (*zonalshift.Service, *zonalshifttest.Clock) {
+func newService(t *testing.T) (*zonalshift.Service, *clocktest.Clock) {
 	t.Helper()
-	clk := zonalshifttest.NewClock(t0)
+	clk := clocktest.NewClock(t0)
 	s := zonalshift.New(zonalshift.Config{Clock: clk})
 	t.Cleanup(s.Close)
 	return s, clk
@@ -367,7 +367,7 @@ func TestUpdateAndCancel(t *testing.T) {
 }
 
 func TestListFilterAndPrune(t *testing.T) {
-	clk := zonalshifttest.NewClock(t0)
+	clk := clocktest.NewClock(t0)
 	s := zonalshift.New(zonalshift.Config{Clock: clk, MaxEnded: 2})
 	defer s.Close()
 	var ids []string
@@ -417,7 +417,7 @@ func TestManagedResource(t *testing.T) {
 }
 
 func TestCloseStopsTimer(t *testing.T) {
-	clk := zonalshifttest.NewClock(t0)
+	clk := clocktest.NewClock(t0)
 	s := zonalshift.New(zonalshift.Config{Clock: clk})
 	mustStart(t, s, zonalshift.StartRequest{ResourceIdentifier: "fn", AwayFrom: "use1-az1", ExpiresIn: "1m"})
 	if clk.Pending() != 1 {

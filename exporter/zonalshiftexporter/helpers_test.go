@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/azlens/azlens/emulator/zonalshift"
-	"github.com/azlens/azlens/emulator/zonalshift/zonalshifttest"
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 var (
@@ -26,7 +26,7 @@ var (
 // /zonalshift as the front door mounts it, sharing a fake clock with the exporter under test.
 type env struct {
 	t   *testing.T
-	clk *zonalshifttest.Clock
+	clk *clocktest.Clock
 	svc *zonalshift.Service
 	srv *httptest.Server
 	tel *componenttest.Telemetry
@@ -37,7 +37,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	en := &env{t: t, clk: zonalshifttest.NewClock(t0), tel: componenttest.NewTelemetry()}
+	en := &env{t: t, clk: clocktest.NewClock(t0), tel: componenttest.NewTelemetry()}
 	en.svc = zonalshift.New(zonalshift.Config{Clock: en.clk})
 	en.svc.SetZones("fn", zones)
 	api := http.StripPrefix("/zonalshift", en.svc.Handler())

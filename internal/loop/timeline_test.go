@@ -20,7 +20,7 @@ func TestTimelineSummary(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	tl.begin(t0)
 
-	failures = 3 // before the fault: not counted
+	failures = 3                                                           // before the fault: not counted
 	tl.observeAlarms(t0.Add(5*time.Second), map[string]int{"use1-az3": 2}) // a false alarm
 	tl.observeAlarms(t0.Add(8*time.Second), map[string]int{})
 	tl.faultStarted(t0.Add(30*time.Second), "az-errors", "use1-az2", time.Minute)
