@@ -61,8 +61,8 @@ exporters:
       insecure: true
   prometheus:
     endpoint: %s
-    resource_to_telemetry_conversion:
-      enabled: true
+    resource_constant_labels:
+      included: ["*"]
 service:
   telemetry:
     metrics:

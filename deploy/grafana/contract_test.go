@@ -338,8 +338,11 @@ func TestCollectorExportsWithSuffixes(t *testing.T) {
 	if v, set := prom["translation_strategy"]; set && v != "UnderscoreEscapingWithSuffixes" {
 		t.Errorf("%s: prometheus.translation_strategy = %v changes every metric name the dashboard uses", collectorConfig, v)
 	}
-	conv, _ := prom["resource_to_telemetry_conversion"].(map[string]any)
-	if enabled, _ := conv["enabled"].(bool); !enabled {
-		t.Errorf("%s: prometheus.resource_to_telemetry_conversion.enabled must be true: the dashboard filters on faas_name and cloud_availability_zone", collectorConfig)
+	// Every resource attribute must become a label: the dashboard filters on faas_name and
+	// cloud_availability_zone, and faas_instance keeps each environment's cumulative series apart.
+	labels, _ := prom["resource_constant_labels"].(map[string]any)
+	included, _ := labels["included"].([]any)
+	if len(included) != 1 || included[0] != "*" {
+		t.Errorf("%s: prometheus.resource_constant_labels.included must be [\"*\"], got %v", collectorConfig, labels)
 	}
 }

@@ -25,7 +25,7 @@ const dashboardFile = "azlens-az-health.json"
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // contract lists every Prometheus series name the collector exports (prometheus exporter with
-// default suffixes and resource_to_telemetry_conversion), mapped to whether its series carry
+// default suffixes and resource_constant_labels included: ["*"]), mapped to whether its series carry
 // cloud_availability_zone. TestContractMatchesComponents derives the same table from the real
 // components, so a renamed metric or a changed unit fails there, and a typo in the dashboard fails
 // TestDashboardMetricNames.

@@ -91,8 +91,8 @@ exporters:
     verbosity: basic
   prometheus:
     endpoint: 127.0.0.1:{{.Ports.Prometheus}}
-    resource_to_telemetry_conversion:
-      enabled: true
+    resource_constant_labels:
+      included: ["*"]
   zonalshift:
     endpoint: {{.ShiftEndpoint}}
     lease: {{.Timing.Lease}}

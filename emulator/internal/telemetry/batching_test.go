@@ -11,7 +11,7 @@ import (
 
 // inBubble runs f in a synctest bubble with a hub whose only subscriber is a real http.Server
 // reached over an in-memory network, so the fake clock advances only when delivery is idle.
-// Inside a bubble time.Sleep advances the fake clock instantly: it waits for nothing.
+// Inside a bubble the clock is fake: advance moves it forward instantly and waits for nothing.
 func inBubble(t *testing.T, cfg Config, buffering string, f func(t *testing.T, h *Hub, c *consumer)) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &consumer{t: t}
@@ -69,7 +69,7 @@ func TestBatchByBytes(t *testing.T) {
 			t.Fatalf("batches %v, want one of %d records (≤ maxBytes)", got, perBatch)
 		}
 		// The record that did not fit waits for its own timeout.
-		time.Sleep(30 * time.Second)
+		advance(30 * time.Second)
 		synctest.Wait()
 		if got := c.batchSizes(); !slices.Equal(got, []int{perBatch, 1}) {
 			t.Fatalf("batches %v", got)
@@ -80,14 +80,14 @@ func TestBatchByBytes(t *testing.T) {
 func TestBatchByTimeout(t *testing.T) {
 	inBubble(t, Config{}, `{"timeoutMs":100}`, func(t *testing.T, h *Hub, c *consumer) {
 		h.Emit(Event{Type: "function", Record: "first"})
-		time.Sleep(60 * time.Millisecond)
+		advance(60 * time.Millisecond)
 		h.Emit(Event{Type: "function", Record: "second"})
-		time.Sleep(39 * time.Millisecond)
+		advance(39 * time.Millisecond)
 		synctest.Wait()
 		if got := c.batchSizes(); len(got) != 0 {
 			t.Fatalf("sent after 99ms: %v", got)
 		}
-		time.Sleep(time.Millisecond) // 100ms after the first event
+		advance(time.Millisecond) // 100ms after the first event
 		synctest.Wait()
 		if got := c.batchSizes(); !slices.Equal(got, []int{2}) {
 			t.Fatalf("batches %v, want both events at timeoutMs after the first", got)
@@ -156,3 +156,6 @@ func mustEncode(t *testing.T, e Event) []byte {
 	}
 	return b
 }
+
+// advance moves the synctest bubble's fake clock forward by d; nothing real waits.
+func advance(d time.Duration) { <-time.After(d) }
