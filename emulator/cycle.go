@@ -716,6 +716,8 @@ func (c *cycle) shutdown(ctx context.Context, reason ShutdownReason) {
 			s.log.Debug("flush telemetry before SHUTDOWN", "error", err)
 		}
 	}
+	// From here extensions exit one by one; what they no longer take is an expected loss.
+	c.hub.BeginShutdown()
 
 	body, _ := json.Marshal(shutdownEvent{EventType: "SHUTDOWN", DeadlineMs: deadline.UnixMilli(), ShutdownReason: string(reason)})
 	var waitFor []*member

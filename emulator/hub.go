@@ -18,6 +18,7 @@ type telemetryHub interface {
 	CloseSubscriptions()
 	LogWriter(kind, format string) io.WriteCloser
 	Flush(ctx context.Context) error
+	BeginShutdown()
 	Close(ctx context.Context) error
 	Stats() telemetry.Stats
 }

@@ -92,9 +92,14 @@ func printSummary(w io.Writer, s *loop.Summary) {
 		}
 		return fmt.Sprintf("%.1fs", *p)
 	}
-	fmt.Fprintf(w, "scenario %s (faulted %s): alarm %s after %s, evacuated %s after %s; failed before/after shift %d/%d; false alarms %d; invocations %d\n",
-		s.Scenario, s.FaultedZone, str(s.AlarmZone), secs(s.TimeToAlarm), str(s.EvacuatedZone), secs(s.TimeToShift),
-		s.FailedBeforeShift, s.FailedAfterShift, s.FalseAlarms, s.Invocations)
+	if s.Scenario == "none" {
+		fmt.Fprintf(w, "no fault injected: alarms %s, zonal shifts %s, false alarms %d; invocations %d\n",
+			str(s.AlarmZone), str(s.EvacuatedZone), s.FalseAlarms, s.Invocations)
+	} else {
+		fmt.Fprintf(w, "scenario %s (faulted %s): alarm %s after %s, evacuated %s after %s; failed before/after shift %d/%d; false alarms %d; invocations %d\n",
+			s.Scenario, s.FaultedZone, str(s.AlarmZone), secs(s.TimeToAlarm), str(s.EvacuatedZone), secs(s.TimeToShift),
+			s.FailedBeforeShift, s.FailedAfterShift, s.FalseAlarms, s.Invocations)
+	}
 	for _, z := range s.Zones {
 		fmt.Fprintf(w, "  %-10s %d invocations (%d failed)\n", z.Zone, z.Invocations, z.Failed)
 	}

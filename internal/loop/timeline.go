@@ -258,6 +258,9 @@ func (t *timeline) print(w io.Writer) {
 	t.mu.Lock()
 	events := append([]Event(nil), t.events...)
 	t.mu.Unlock()
+	if len(events) == 0 {
+		return
+	}
 	fmt.Fprintln(w, "timeline:")
 	for _, e := range events {
 		fmt.Fprintf(w, "  %7.1fs  %-28s %s %s\n", e.At, e.Event, e.Zone, e.Detail)

@@ -208,9 +208,10 @@ type counter struct{ n atomic.Int64 }
 
 // logCapture is a slog handler that lets a test wait for a log message.
 type logCapture struct {
-	mu   sync.Mutex
-	msgs []string
-	more chan struct{} // closed and replaced on every record
+	mu     sync.Mutex
+	msgs   []string
+	levels []slog.Level
+	more   chan struct{} // closed and replaced on every record
 }
 
 func newLogCapture() *logCapture { return &logCapture{more: make(chan struct{})} }
@@ -223,6 +224,7 @@ func (l *logCapture) WithGroup(string) slog.Handler            { return l }
 func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	l.msgs = append(l.msgs, r.Message)
+	l.levels = append(l.levels, r.Level)
 	close(l.more)
 	l.more = make(chan struct{})
 	l.mu.Unlock()
@@ -257,4 +259,17 @@ func (l *logCapture) waitFor(t *testing.T, msg string) {
 			t.Fatalf("no log %q", msg)
 		}
 	}
+}
+
+// maxLevel is the highest level logged so far.
+func (l *logCapture) maxLevel() slog.Level {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	max := slog.LevelDebug - 1
+	for _, lv := range l.levels {
+		if lv > max {
+			max = lv
+		}
+	}
+	return max
 }

@@ -83,6 +83,11 @@ type Hub struct {
 	// Tests shorten these.
 	requestTimeout, backoffBase, backoffMax time.Duration
 
+	// shuttingDown is set when the environment's shutdown begins: subscribers then exit one by
+	// one, and what they no longer take (typically their own last log lines) is an expected loss,
+	// counted as dropped but not reported as a delivery problem.
+	shuttingDown atomic.Bool
+
 	// open is true while subscriptions are accepted, i.e. while init events are kept for replay;
 	// Emit reads it without the lock to skip encoding events nobody can receive.
 	open     atomic.Bool
@@ -293,6 +298,11 @@ func (h *Hub) Flush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// BeginShutdown tells the hub the environment is shutting down: extensions are about to exit, so
+// delivery failures from now on are logged at debug level, and records left undelivered when Close
+// stops a subscriber at info level. They are still counted in Stats as dropped.
+func (h *Hub) BeginShutdown() { h.shuttingDown.Store(true) }
 
 // Close flushes (bounded by ctx), then stops every subscriber; what could not be delivered is
 // counted as dropped and logged. Events emitted afterwards are dropped. Idempotent; later calls

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 type initStart struct {
@@ -463,5 +465,38 @@ func TestConcurrentEmitLosesNothing(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("%q delivered %d times, want once per subscriber", line, n)
 		}
+	}
+}
+
+// TestShutdownLossIsCountedNotWarned: once the environment shuts down, an extension that has closed
+// its listener no longer takes records (its own last log lines, typically). That loss is expected:
+// counted as dropped, logged below warning level.
+func TestShutdownLossIsCountedNotWarned(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // the extension has exited: nobody listens any more
+	logs := newLogCapture()
+	h := NewHub(Config{Logger: logs.logger()})
+	h.backoffBase, h.backoffMax = time.Millisecond, 10*time.Millisecond
+	if err := h.Subscribe("ext", subscribeBody(port, `"platform"`, "")); err != nil {
+		t.Fatal(err)
+	}
+	h.CloseSubscriptions()
+	h.BeginShutdown()
+	logs.waitFor(t, "telemetry delivery failed, retrying")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_ = h.Close(ctx) // the deadline passes: what is left is dropped
+	if st := h.Stats(); st.DroppedRecords != 1 {
+		t.Errorf("dropped records = %d, want 1 (the telemetrySubscription event)", st.DroppedRecords)
+	}
+	if logs.count("telemetry subscriber stopped with undelivered records") != 1 {
+		t.Error("the loss was not logged")
+	}
+	if lv := logs.maxLevel(); lv >= slog.LevelWarn {
+		t.Errorf("shutdown loss logged at %v, want below warning", lv)
 	}
 }

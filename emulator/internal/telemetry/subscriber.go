@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -288,7 +289,11 @@ func (s *subscriber) exit() {
 	if n > 0 {
 		s.h.stats.droppedRecords.Add(uint64(n))
 		s.h.stats.droppedBytes.Add(uint64(size))
-		s.h.log.Warn("telemetry subscriber stopped with undelivered records",
+		level := slog.LevelWarn
+		if s.h.shuttingDown.Load() {
+			level = slog.LevelInfo // the extension has exited at shutdown: an expected, counted loss
+		}
+		s.h.log.Log(context.Background(), level, "telemetry subscriber stopped with undelivered records",
 			"extension", s.name, "dropped_records", n, "dropped_bytes", size)
 	}
 	if s.conn != nil {
@@ -330,7 +335,11 @@ func (s *subscriber) deliver(batch []queued) bool {
 		}
 		if !failing {
 			failing = true
-			s.h.log.Warn("telemetry delivery failed, retrying", "extension", s.name, "err", err)
+			level := slog.LevelWarn
+			if s.h.shuttingDown.Load() {
+				level = slog.LevelDebug // extensions close their listeners as they exit
+			}
+			s.h.log.Log(context.Background(), level, "telemetry delivery failed, retrying", "extension", s.name, "err", err)
 		}
 		s.h.stats.retries.Add(1)
 		if !s.pause(s.backoff(attempt)) {
