@@ -23,8 +23,9 @@ type Config struct {
 	Tick time.Duration `mapstructure:"tick"`
 	// ShortWindow is the first comparison window; at least one tick.
 	ShortWindow time.Duration `mapstructure:"short_window"`
-	// LongWindow is tried when the short window lacks volume; not shorter
-	// than short_window.
+	// LongWindow decides alone when the short window lacks volume, and
+	// otherwise can hold a breach the short window shows but cannot yet
+	// prove; not shorter than short_window.
 	LongWindow time.Duration `mapstructure:"long_window"`
 	// SlowThreshold is T_slow: invocations slower than this are "slow". It
 	// must be a bucket bound of faas.invoke_duration (e.g. 1s, 2.5s).

@@ -173,6 +173,7 @@ type zone struct {
 	alarm         machine
 	stale         bool
 	breachMask    [NumSignals]bool // signals of the latest breaching tick
+	clearedAt     time.Time        // when the zone's last ALARM cleared
 	short, long   bucket           // window sums of the current tick
 	verdict       verdict
 }

@@ -99,7 +99,7 @@ var table = []row{
 			s.RPS, s.EnvsPerZone = 2, 3
 			return s
 		},
-		alarmMin: 60 * time.Second, alarmMax: 110 * time.Second, capMax: 240 * time.Second,
+		alarmMin: 60 * time.Second, alarmMax: 110 * time.Second, capMax: 180 * time.Second,
 	},
 	{
 		name: "telemetry loss 30%",

@@ -47,47 +47,90 @@ func (f *function) evacuated(z *zone) bool {
 	return f.shift.active && f.shift.zone == z.name
 }
 
-// evaluate compares zone z with the pooled rest (every other zone not
-// evacuated) on signal s: first over the short window, then over the long
-// one when the short has too little volume on either side.
-func (d *Detector) evaluate(f *function, z *zone, s Signal, threshold float64) result {
+// windowTest is the comparison of a zone with the pooled rest over one window.
+type windowTest struct {
+	has   bool    // both sides passed the volume gate: a verdict exists
+	p     float64 // one-sided p-value, NaN without a verdict
+	gates bool    // effect size, absolute gate and every other zone healthy
+	fast  bool    // fast-path condition (short window only)
+}
+
+// breach: a verdict, significant at threshold, every gate passed.
+func (t *windowTest) breach(threshold float64) bool { return t.has && t.p < threshold && t.gates }
+
+// test compares zone z with the pooled rest (every other zone not
+// evacuated) on signal s over the short or the long window.
+func (d *Detector) test(f *function, z *zone, s Signal, long bool) windowTest {
 	cfg := &d.cfg
 	abs := d.absGate(s)
-	res := result{p: math.NaN()}
-	for w := range 2 {
-		own := &z.short
-		if w == 1 {
-			own = &z.long
+	win := func(o *zone) *bucket {
+		if long {
+			return &o.long
 		}
-		var xr, nr float64
-		othersHealthy := true
-		for _, o := range f.order {
-			if o == z || f.evacuated(o) {
-				continue
-			}
-			ob := &o.short
-			if w == 1 {
-				ob = &o.long
-			}
-			xr += ob.x[s]
-			nr += ob.n[s]
-			if ob.n[s] >= cfg.MinVolume && ob.x[s]/ob.n[s] >= abs {
-				othersHealthy = false
-			}
-		}
-		xi, ni := own.x[s], own.n[s]
-		if w == 0 && ni >= cfg.FastMinVolume && nr >= cfg.FastMinVolume && ni > 0 && nr > 0 {
-			pi, pr := xi/ni, xr/nr
-			res.fast = pi >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
-		}
-		if ni < cfg.MinVolume || nr < cfg.MinVolume {
+		return &o.short
+	}
+	var xr, nr float64
+	othersHealthy := true
+	for _, o := range f.order {
+		if o == z || f.evacuated(o) {
 			continue
 		}
+		ob := win(o)
+		xr += ob.x[s]
+		nr += ob.n[s]
+		if ob.n[s] >= cfg.MinVolume && ob.x[s]/ob.n[s] >= abs {
+			othersHealthy = false
+		}
+	}
+	xi, ni := win(z).x[s], win(z).n[s]
+	t := windowTest{p: math.NaN()}
+	if !long && ni >= cfg.FastMinVolume && nr >= cfg.FastMinVolume && ni > 0 && nr > 0 {
 		pi, pr := xi/ni, xr/nr
-		res.has = true
-		res.p = testGreater(xi, ni, xr, nr)
-		res.breach = res.p < threshold && d.effect(s, pi, pr) && pi >= abs && othersHealthy
-		break
+		t.fast = pi >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
+	}
+	if ni < cfg.MinVolume || nr < cfg.MinVolume {
+		return t
+	}
+	pi, pr := xi/ni, xr/nr
+	t.has = true
+	t.p = testGreater(xi, ni, xr, nr)
+	t.gates = d.effect(s, pi, pr) && pi >= abs && othersHealthy
+	return t
+}
+
+// evaluate decides signal s of zone z for this tick. threshold is
+// alpha/(zones × signals), the level of one comparison.
+//
+// When the short window has volume on both sides, both windows are tested,
+// each at threshold/2 (Bonferroni over the two comparisons), and the tick
+// breaches when the short window's test passes every gate, or when the long
+// window's does while the short window still shows the fault: the zone over
+// the absolute gate with the effect size and the other zones healthy, only
+// short of significance. At low volume the short window's exact p-value
+// flickers around the threshold as single events enter and leave it; the
+// long window keeps the fault's earlier events and gives a steady verdict.
+// Once the last short window looks healthy, the long window's memory of the
+// fault neither keeps a breach alive nor delays the clear; and for one long
+// window after an ALARM clears it is not consulted, so the evidence of a
+// fault already resolved cannot raise a second alarm on a few baseline
+// errors.
+//
+// When the short window lacks volume, the long window alone decides, at the
+// full threshold (one comparison), else there is no verdict.
+func (d *Detector) evaluate(f *function, z *zone, s Signal, threshold float64, now time.Time) result {
+	short := d.test(f, z, s, false)
+	if !short.has {
+		long := d.test(f, z, s, true)
+		return result{p: long.p, has: long.has, breach: long.breach(threshold), fast: short.fast}
+	}
+	if !z.clearedAt.IsZero() && now.Sub(z.clearedAt) < d.cfg.LongWindow {
+		return result{p: short.p, has: true, breach: short.breach(threshold), fast: short.fast}
+	}
+	res := result{p: short.p, has: true, breach: short.breach(threshold / 2), fast: short.fast}
+	if !res.breach && short.gates {
+		if long := d.test(f, z, s, true); long.breach(threshold / 2) {
+			res.p, res.breach = long.p, true
+		}
 	}
 	return res
 }
@@ -122,7 +165,7 @@ func (d *Detector) tickFunction(f *function, now time.Time) Report {
 		has, breach, fast := false, false, false
 		var mask [NumSignals]bool
 		for s := range NumSignals {
-			res := d.evaluate(f, z, s, threshold)
+			res := d.evaluate(f, z, s, threshold, now)
 			rep.PValue[s] = res.p
 			rep.Breach[s] = res.breach || res.fast
 			mask[s] = rep.Breach[s]
@@ -142,6 +185,9 @@ func (d *Detector) tickFunction(f *function, now time.Time) Report {
 			z.verdict = verdictHealthy
 		}
 		if from, changed := z.alarm.step(z.verdict, fast, cfg); changed {
+			if from == StateAlarm {
+				z.clearedAt = now
+			}
 			r.Events = append(r.Events, Event{Zone: z.name, Kind: "alarm_state",
 				Message: fmt.Sprintf("%s -> %s (breaching: %s)", from, z.alarm.state, signalList(mask))})
 		}

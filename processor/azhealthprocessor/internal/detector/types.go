@@ -115,8 +115,8 @@ type TimeRange struct {
 // of them may be compressed for tests and demos.
 type Config struct {
 	Tick        time.Duration // Δ, evaluation period
-	ShortWindow time.Duration // first window tried (60 s)
-	LongWindow  time.Duration // fallback window when volume is too low (300 s)
+	ShortWindow time.Duration // first window (60 s)
+	LongWindow  time.Duration // second window, alone when the short lacks volume (300 s)
 
 	SlowLatency float64 // T_slow in seconds; must be a bound of the duration histogram
 	MinVolume   float64 // volume gate on both sides of the comparison
