@@ -13,7 +13,8 @@ import (
 // B1 (spec/benchmarks.md): decode Telemetry batches. Each corpus is decoded
 // by this package ("azlens"), by encoding/json into []map[string]any (what
 // the reference collector does) and by a raw fastjson.Parser.Parse (the
-// ceiling), in the same run. Ratios: compare ns/event across the three.
+// ceiling), as separate sub-benchmarks for benchstat; BenchmarkB1
+// (bench_ratio_test.go) reports the ratios of one interleaved run.
 
 type corpus struct {
 	name   string

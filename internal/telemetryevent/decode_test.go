@@ -1,10 +1,13 @@
 package telemetryevent
 
 import (
+	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 	"go.uber.org/goleak"
@@ -220,8 +223,12 @@ func FuzzDecodeAgentBatch(f *testing.F) {
 	f.Add([]byte(`{"resource":{"faas.name":"fn"},"agent":{"seq":1},"events":` + string(samples) + `}`))
 	f.Add([]byte(`{"resource":{},"events":[{"time":"2024-01-02T03:04:05.006Z","type":"function","record":{"message":"m","level":"INFO","k":[1]}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
 		var d Decoder
 		b, err := d.DecodeAgentBatch(body)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("decoding modified the body")
+		}
 		if err != nil {
 			if b != nil {
 				t.Fatal("batch returned with error")
@@ -243,16 +250,75 @@ func FuzzDecodeEvents(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(samples)
+	f.Add([]byte(`[{"time":"2024-01-02T03:04:05.006Z","type":"function","record":"a\tb\u00e9\ud83d\ude00\/\x\u12\n"},` +
+		`{"time":"2024-01-02T03:04:05.006Z","type":"extension","record":{"message":"m\"1","level":"IN\u0046O","k\u0031":"v\\"}}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
 		var d Decoder
 		b, err := d.DecodeEvents(body)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("decoding modified the body")
+		}
 		if err == nil && b == nil {
 			t.Fatal("nil batch without error")
 		}
 		if err == nil {
 			checkRecords(t, body, false, b)
+			checkStrings(t, body, b)
 		}
 	})
+}
+
+// checkStrings asserts that log messages, levels and string fields are
+// what fastjson's own unescaping gives.
+func checkStrings(t *testing.T, body []byte, b *Batch) {
+	t.Helper()
+	var p fastjson.Parser
+	root, err := p.ParseBytes(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range root.GetArray() {
+		e := b.Events[i]
+		if !e.Type.IsLog() {
+			continue
+		}
+		rec := v.Get("record")
+		if rec.Type() == fastjson.TypeString {
+			if want := string(rec.GetStringBytes()); e.Message != want {
+				t.Fatalf("events[%d].Message = %q, want %q", i, e.Message, want)
+			}
+			continue
+		}
+		// Last occurrences win, as in the decoder; every string field must
+		// be one of the record's values under its key.
+		var msg, level *fastjson.Value
+		strs := map[string][]string{}
+		rec.GetObject().Visit(func(k []byte, fv *fastjson.Value) {
+			switch string(k) {
+			case "message":
+				msg = fv
+			case "level":
+				if fv.Type() == fastjson.TypeString {
+					level = fv
+				}
+			}
+			if fv.Type() == fastjson.TypeString {
+				strs[string(k)] = append(strs[string(k)], string(fv.GetStringBytes()))
+			}
+		})
+		if msg != nil && msg.Type() == fastjson.TypeString && e.Message != string(msg.GetStringBytes()) {
+			t.Fatalf("events[%d].Message = %q, want %q", i, e.Message, msg.GetStringBytes())
+		}
+		if level != nil && e.Level != string(level.GetStringBytes()) {
+			t.Fatalf("events[%d].Level = %q, want %q", i, e.Level, level.GetStringBytes())
+		}
+		for _, fl := range e.Fields {
+			if fl.Kind == FieldString && !slices.Contains(strs[fl.Key], fl.Str) {
+				t.Fatalf("events[%d].Fields[%q] = %q, want one of %q", i, fl.Key, fl.Str, strs[fl.Key])
+			}
+		}
+	}
 }
 
 // TestParseTimeMatchesTimeParse cross-checks the fast path against the
@@ -272,5 +338,54 @@ func TestParseTimeMatchesTimeParse(t *testing.T) {
 	}
 	if got, err := parseTime([]byte("2024-02-29T12:00:00.5+01:00")); err != nil || !got.Equal(time.Date(2024, 2, 29, 11, 0, 0, 5e8, time.UTC)) {
 		t.Errorf("rfc 3339 fallback = %v, %v", got, err)
+	}
+}
+
+// The decoder's strings are views of the body when fastjson's Parser
+// layout is the one it knows (v1.6.x); a change must be noticed, not just
+// make decoding slower.
+func TestStringsAreViewsOfBody(t *testing.T) {
+	if !viewsOK || !objectsOK || !valuesOK {
+		t.Fatalf("fastjson layout changed (parser %v, object %v, value %v): decoding is slower", viewsOK, objectsOK, valuesOK)
+	}
+	body := []byte(` [{"time":"2024-01-02T03:04:05.006Z","type":"function","record":"plain"},{"time":"2024-01-02T03:04:05.006Z","type":"function","record":"esc\"aped"}]`)
+	var d Decoder
+	b, err := d.DecodeEvents(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := b.Events[0].Message; m != "plain" || unsafe.StringData(m) != &body[bytes.Index(body, []byte("plain"))] {
+		t.Errorf("plain message %q is not a view of the body", m)
+	}
+	if m := b.Events[1].Message; m != `esc"aped` {
+		t.Errorf("escaped message = %q", m)
+	}
+}
+
+// TestDateCacheMatchesParseTime runs timestamps that share, change and
+// break the cached date through the cache and through parseTime.
+func TestDateCacheMatchesParseTime(t *testing.T) {
+	var c dateCache
+	for _, s := range []string{
+		"2024-02-29T12:00:00.500Z", "2024-02-29T12:00:01.000Z", "2024-02-29T23:59:59.999Z",
+		"2024-02-29T24:00:00.000Z", "2024-02-29T12:60:00.000Z", "2024-02-29T12:00:0a.000Z", "2024-02-29T12:00:00,500Z",
+		"2024-02-29T12:00:00.5+01:00", "2024-03-01T00:00:00.000Z", "2024-02-29T00:00:00.001Z",
+		"2024-02-30T00:00:00.000Z", "2024-02-29T12:00:00,123Z", "2024-02-29T12:00:00.123Z", "2024-02-29T1:00:00.1234Z",
+	} {
+		want, werr := parseTime([]byte(s))
+		got, err := c.parse([]byte(s))
+		if (err != nil) != (werr != nil) || !got.Equal(want) {
+			t.Errorf("cache.parse(%s) = %v, %v; parseTime = %v, %v", s, got, err, want, werr)
+		}
+	}
+}
+
+func TestDateCacheBefore1970(t *testing.T) {
+	var c dateCache
+	for _, s := range []string{"1969-12-31T23:59:59.999Z", "1969-12-31T00:00:00.000Z", "1969-12-31T12:00:00.000Z", "0001-01-01T00:00:00.000Z", "0001-01-01T00:00:01.000Z"} {
+		want, _ := parseTime([]byte(s))
+		if got, err := c.parse([]byte(s)); err != nil || !got.Equal(want) {
+			t.Errorf("cache.parse(%s) = %v, %v; want %v", s, got, err, want)
+		}
 	}
 }

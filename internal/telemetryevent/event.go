@@ -5,12 +5,13 @@
 // names the first offending field (`events[3].record.requestId: missing`),
 // so a receiver can reject a request without applying any part of it.
 //
-// Strings of one decoded batch share one arena allocated per batch (and
-// records point into the request body itself), which keeps the decoder at
-// well under one allocation per event. They stay valid for as long as the
-// caller keeps them; callers that hold a few of them for a long time (a
-// correlation table) should strings.Clone them so the whole body is not
-// retained.
+// Strings of a decoded batch are views of the request body wherever the
+// JSON text had no escapes (records too, verbatim); strings that had
+// escapes are unescaped into one arena per batch. So decoding allocates
+// next to nothing per event, and the caller must not modify the body
+// afterwards. The strings stay valid for as long as the caller keeps them;
+// callers that hold a few of them for a long time (a correlation table, a
+// map key) must strings.Clone them, so that the whole body is not retained.
 package telemetryevent
 
 import (
@@ -232,9 +233,10 @@ type Batch struct {
 	Events []Event
 
 	// Backing arrays kept for reuse by Decoder.Release.
-	spans   []Span
-	fields  []Field
-	extents []extent
+	spans     []Span
+	fields    []Field
+	extents   []extent
+	positions []evPos
 }
 
 // Agent is the agent's self-description and cumulative counters.

@@ -1,6 +1,12 @@
 package telemetryevent
 
-import "bytes"
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // Raw record extents. Re-serialising each platform record with fastjson's
 // MarshalTo cost a third of decoding a platform event; instead one pass
@@ -120,6 +126,15 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
+// skipWSBack returns the index of the last non-white-space byte at or
+// before i, or -1.
+func skipWSBack(b []byte, i int) int {
+	for i >= 0 && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i--
+	}
+	return i
+}
+
 // skipString returns the index after the closing quote of the string
 // opening at b[i], or -1.
 func skipString(b []byte, i int) int {
@@ -187,4 +202,77 @@ func skipValue(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// appendUnescaped appends the JSON string text s (without quotes)
+// unescaped to dst, exactly as fastjson's unescapeStringBestEffort does in
+// place (invalid escapes are kept as they are).
+func appendUnescaped(dst []byte, s string) []byte {
+	n := strings.IndexByte(s, '\\')
+	if n < 0 {
+		return append(dst, s...)
+	}
+	dst = append(dst, s[:n]...)
+	s = s[n+1:]
+	for len(s) > 0 {
+		ch := s[0]
+		s = s[1:]
+		switch ch {
+		case '"':
+			dst = append(dst, '"')
+		case '\\':
+			dst = append(dst, '\\')
+		case '/':
+			dst = append(dst, '/')
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			if len(s) < 4 {
+				dst = append(dst, "\\u"...)
+				break
+			}
+			xs := s[:4]
+			x, err := strconv.ParseUint(xs, 16, 16)
+			if err != nil {
+				dst = append(dst, "\\u"...)
+				break
+			}
+			s = s[4:]
+			if !utf16.IsSurrogate(rune(x)) {
+				dst = utf8.AppendRune(dst, rune(x))
+				break
+			}
+			if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+				dst = append(dst, "\\u"...)
+				dst = append(dst, xs...)
+				break
+			}
+			x1, err := strconv.ParseUint(s[2:6], 16, 16)
+			if err != nil {
+				dst = append(dst, "\\u"...)
+				dst = append(dst, xs...)
+				break
+			}
+			dst = utf8.AppendRune(dst, utf16.DecodeRune(rune(x), rune(x1)))
+			s = s[6:]
+		default:
+			dst = append(dst, '\\', ch)
+		}
+		n = strings.IndexByte(s, '\\')
+		if n < 0 {
+			dst = append(dst, s...)
+			break
+		}
+		dst = append(dst, s[:n]...)
+		s = s[n+1:]
+	}
+	return dst
 }

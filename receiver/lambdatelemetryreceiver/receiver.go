@@ -309,7 +309,7 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, agent bool) (
 		seq, hasSeq = b.Agent.Seq, b.Agent.HasSeq
 	}
 	// The mapper keeps copies of what it holds; the output references only
-	// the batch's string arena, which is never reused.
+	// the body and the batch's string arena, neither of which is reused.
 	nEvents := len(b.Events)
 	r.decoder.Release(b)
 	r.count(out, "evicted")

@@ -339,7 +339,8 @@ func (m *Mapper) invocation(env *environment, requestID string, now time.Time, o
 	}
 	inv := &invocation{env: env, requestID: strings.Clone(requestID), created: now}
 	inv.elem = m.order.PushBack(inv)
-	m.pending[k] = inv
+	// The key keeps the clone: requestID may be a view of the request body.
+	m.pending[invKey{env.key, inv.requestID}] = inv
 	return inv
 }
 
