@@ -146,6 +146,9 @@ func RunSuite(ctx context.Context, o Options, w, logw io.Writer) error {
 		start := time.Now()
 		var benches []*Bench
 		for _, rs := range e.Runs {
+			if rs.Long && o.Quick {
+				continue // minutes of wall time: not part of a smoke run
+			}
 			args := goTestArgs(rs, o.Quick, o.Timeout)
 			key := strings.Join(append(slices.Clone(rs.Env), args...), " ")
 			er.Commands = append(er.Commands, commandLine(rs.Env, args))

@@ -29,6 +29,7 @@ type RunSpec struct {
 	QuickBenchtime string
 	QuickCount     int
 	Env            []string // e.g. GOMAXPROCS=1 where the spec speaks of one core
+	Long           bool     // minutes of wall time (paced runs, soaks): skipped by -quick
 	// Expand turns what a benchmark logs into benchmarks of its own (B9 logs one row per scenario).
 	Expand func([]*Bench) []*Bench
 }
@@ -106,8 +107,9 @@ func Suite() []Entry {
 		},
 		{
 			ID: "B4", Title: "per-invoke overhead, back to back: agent vs no-op extension vs none",
-			Note: "back to back only (not 1/10/100 invokes/s); healthy collector only",
-			Runs: []RunSpec{overhead},
+			Note: "back to back, then paced at 1 / 10 / 100 invokes/s (n = 30 / 200 / 1000) with collector down and slow cases",
+			Runs: []RunSpec{overhead, {Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkInvokeOverheadPaced$",
+				Benchtime: "1x", Count: 1, QuickBenchtime: "1x", QuickCount: 1, Long: true}},
 			Show: []string{"none-resp-p99-ms", "noop-resp-p99-ms", "agent-resp-p99-ms", "resp-dp99-ms",
 				"noop-post-p99-ms", "agent-post-p99-ms", "post-dp99-ms", "agent-end-post-p50-ms"},
 			Derived: []Derived{
@@ -142,9 +144,10 @@ func Suite() []Entry {
 		},
 		{
 			ID: "B7", Title: "agent memory (RSS) vs the no-op extension",
-			Note: "idle = after the B4 run; outage = after b.N invocations × 100 lines with the collector answering 503; no soak",
+			Note: "idle = after the B4 run; outage = after b.N invocations × 100 lines with the collector answering 503; soak = RSS slope over ~3 minutes of invocations; 60 s outage",
 			Runs: []RunSpec{overhead, {Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkOutageMemory$",
-				Benchtime: "300x", Count: 3, QuickBenchtime: "5x", QuickCount: 1}},
+				Benchtime: "300x", Count: 3, QuickBenchtime: "5x", QuickCount: 1},
+				{Pkg: "./extension-agent/e2e/", Bench: "^Benchmark(SoakRSS|OutageRSS)$", Benchtime: "1x", Count: 1, QuickBenchtime: "1x", QuickCount: 1, Long: true}},
 			Show: []string{"noop-rss-MiB", "azlens-agent-rss-MiB"},
 			Targets: []Target{
 				{Bench: "^" + b4 + "$", Metric: "azlens-agent-rss-MiB", Op: "<=", Value: 15, Spec: "idle ≤ 15 MB RSS (MiB here)"},
@@ -153,7 +156,8 @@ func Suite() []Entry {
 		{
 			ID: "B8", Title: "overload and correctness (logsDropped onset, split records, 2×maxBytes bodies)",
 			Runs: []RunSpec{{Pkg: "./extension-agent/listener/", Bench: "^Benchmark(B8|Overload)",
-				Benchtime: "100x", Count: 5, QuickBenchtime: "5x", QuickCount: 1}},
+				Benchtime: "100x", Count: 5, QuickBenchtime: "5x", QuickCount: 1},
+				{Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkB8LogsDropped$", Benchtime: "1x", Count: 3, QuickBenchtime: "1x", QuickCount: 1, Long: true}},
 		},
 		{
 			ID: "B9", Title: "detection: simulated time from fault start to ALARM and zonal shift (100 seeds per row)",

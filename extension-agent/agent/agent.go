@@ -240,7 +240,7 @@ func (a *agent) start(ctx context.Context) error {
 func (a *agent) notice(n listener.Notice) {
 	switch n.Type {
 	case "platform.runtimeDone", "platform.report":
-		a.tracker.mark(n.Type, n.RequestID)
+		a.tracker.mark(n.Type, n.RequestID, n.Time)
 	case "platform.initStart", "platform.restoreStart":
 		a.mu.Lock()
 		if n.Type == "platform.restoreStart" {
@@ -305,7 +305,7 @@ func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
 	}
 	deadline := ev.Deadline().Add(-deadlineMargin)
 	wctx, cancel := context.WithDeadline(ctx, deadline)
-	ok := a.tracker.wait(wctx, "platform.runtimeDone", ev.RequestID)
+	finished, ok := a.tracker.wait(wctx, "platform.runtimeDone", ev.RequestID)
 	cancel()
 	if !ok {
 		if ctx.Err() == nil {
@@ -314,8 +314,14 @@ func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
 		}
 		return
 	}
-	fctx, cancel := context.WithTimeout(ctx, a.cfg.FlushTimeout)
-	if d, ok := fctx.Deadline(); ok && d.After(deadline) {
+	// The cap bounds the whole post-runtime hold, counted from when the runtime finished (the
+	// runtimeDone event's time), not from when its event reached us through the Telemetry API's
+	// buffering: with a slow or absent collector the invocation ends within the cap.
+	if finished.IsZero() || finished.After(time.Now()) {
+		finished = time.Now()
+	}
+	fctx, cancel := context.WithDeadline(ctx, finished.Add(a.cfg.FlushTimeout))
+	if d, _ := fctx.Deadline(); d.After(deadline) {
 		cancel()
 		fctx, cancel = context.WithDeadline(ctx, deadline)
 	}
@@ -336,7 +342,7 @@ func (a *agent) shutdown(deadline time.Time) error {
 		// at most the subscription's timeoutMs; keep at least half the budget for sending.
 		wait := min(time.Until(deadline)/2, a.cfg.TelemetryTimeout+500*time.Millisecond)
 		wctx, cancel := context.WithTimeout(context.Background(), wait)
-		if !a.tracker.wait(wctx, "platform.report", a.lastRequest) {
+		if _, ok := a.tracker.wait(wctx, "platform.report", a.lastRequest); !ok {
 			a.log.Warn("last report did not arrive before shutdown", "requestId", a.lastRequest)
 		}
 		cancel()

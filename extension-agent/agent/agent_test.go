@@ -105,24 +105,32 @@ func TestMissedRuntimeDoneStopsHoldingForAWhile(t *testing.T) {
 func TestTrackerWaitsForTheRightEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTracker()
-		got := make(chan bool)
-		go func() { got <- tr.wait(context.Background(), "platform.runtimeDone", "r2") }()
-		tr.mark("platform.runtimeDone", "r1")
-		tr.mark("platform.report", "r2")
+		type result struct {
+			at time.Time
+			ok bool
+		}
+		got := make(chan result)
+		go func() {
+			at, ok := tr.wait(context.Background(), "platform.runtimeDone", "r2")
+			got <- result{at, ok}
+		}()
+		finished := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+		tr.mark("platform.runtimeDone", "r1", finished.Add(-time.Second))
+		tr.mark("platform.report", "r2", finished.Add(time.Second))
 		synctest.Wait()
 		select {
 		case <-got:
 			t.Fatal("wait returned for another event")
 		default:
 		}
-		tr.mark("platform.runtimeDone", "r2")
-		if !<-got {
-			t.Fatal("wait failed")
+		tr.mark("platform.runtimeDone", "r2", finished)
+		if r := <-got; !r.ok || !r.at.Equal(finished) {
+			t.Fatalf("wait = %v, %v; want the event's time %v", r.at, r.ok, finished)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
-		if tr.wait(ctx, "platform.report", "never") {
+		if _, ok := tr.wait(ctx, "platform.report", "never"); ok {
 			t.Fatal("wait succeeded for an event that never came")
 		}
 		if d := time.Since(start); d != time.Second {

@@ -76,40 +76,41 @@ func (p *policy) missedRuntimeDone() { p.skipWaits = 16 }
 // on. Invocations are sequential, so only a few keys matter; the map is cleared when it grows.
 type tracker struct {
 	mu   sync.Mutex
-	seen map[string]struct{}
+	seen map[string]time.Time // event time of each typ/requestID seen
 	ch   chan struct{}
 }
 
 func newTracker() *tracker {
-	return &tracker{seen: map[string]struct{}{}, ch: make(chan struct{})}
+	return &tracker{seen: map[string]time.Time{}, ch: make(chan struct{})}
 }
 
-func (t *tracker) mark(typ, requestID string) {
+func (t *tracker) mark(typ, requestID string, at time.Time) {
 	t.mu.Lock()
 	if len(t.seen) >= 256 {
 		clear(t.seen)
 	}
-	t.seen[typ+"/"+requestID] = struct{}{}
+	t.seen[typ+"/"+requestID] = at
 	close(t.ch)
 	t.ch = make(chan struct{})
 	t.mu.Unlock()
 }
 
-// wait returns true once typ/requestID has been seen, false when ctx ends first.
-func (t *tracker) wait(ctx context.Context, typ, requestID string) bool {
+// wait returns the event's time (zero if it had none) and true once typ/requestID has been seen,
+// false when ctx ends first.
+func (t *tracker) wait(ctx context.Context, typ, requestID string) (time.Time, bool) {
 	key := typ + "/" + requestID
 	for {
 		t.mu.Lock()
-		_, ok := t.seen[key]
+		at, ok := t.seen[key]
 		ch := t.ch
 		t.mu.Unlock()
 		if ok {
-			return true
+			return at, true
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return false
+			return time.Time{}, false
 		}
 	}
 }

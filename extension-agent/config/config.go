@@ -71,7 +71,8 @@ type Config struct {
 	// FlushInterval is the longest time data waits in the agent while it is thawed in periodic mode,
 	// and the busy threshold of adaptive mode.
 	FlushInterval time.Duration
-	// FlushTimeout caps the time spent sending at an invocation end.
+	// FlushTimeout caps the post-runtime hold at an invocation end, counted from when the runtime
+	// finished (the runtimeDone event's time).
 	FlushTimeout time.Duration
 
 	// RetryInitial and RetryMax bound the exponential backoff between attempts.

@@ -41,6 +41,9 @@ type Notice struct {
 	RequestID string
 	// InstanceID is record.instanceId (initStart, restoreStart), when present.
 	InstanceID string
+	// Time is the event's time: when the platform generated it (for runtimeDone, when the runtime
+	// finished). Zero when absent or unreadable.
+	Time time.Time
 }
 
 // Handler is the http.Handler of the listener.
@@ -170,7 +173,8 @@ func (h *Handler) platform(ev []byte) {
 	case "platform.initStart", "platform.restoreStart":
 		h.notify(Notice{Type: typ, InstanceID: string(v.GetStringBytes("record", "instanceId"))})
 	case "platform.start", "platform.runtimeDone", "platform.report":
-		h.notify(Notice{Type: typ, RequestID: string(v.GetStringBytes("record", "requestId"))})
+		at, _ := time.Parse(time.RFC3339Nano, string(v.GetStringBytes("time")))
+		h.notify(Notice{Type: typ, RequestID: string(v.GetStringBytes("record", "requestId")), Time: at})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/valyala/fastjson"
 	"go.uber.org/goleak"
@@ -74,9 +75,9 @@ func TestEventsKeepContentAndOrderAndPlatformNoticesFire(t *testing.T) {
 	}
 	want := []Notice{
 		{Type: "platform.initStart", InstanceID: "env-42"},
-		{Type: "platform.start", RequestID: "r1"},
-		{Type: "platform.runtimeDone", RequestID: "r1"},
-		{Type: "platform.report", RequestID: "r0"},
+		{Type: "platform.start", RequestID: "r1", Time: time.Date(2022, 8, 2, 12, 1, 23, 521e6, time.UTC)},
+		{Type: "platform.runtimeDone", RequestID: "r1", Time: time.Date(2022, 8, 2, 12, 1, 23, 524e6, time.UTC)},
+		{Type: "platform.report", RequestID: "r0", Time: time.Date(2022, 8, 2, 12, 1, 23, 525e6, time.UTC)},
 	}
 	if fmt.Sprint(notices) != fmt.Sprint(want) {
 		t.Fatalf("notices %v, want %v", notices, want)

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -19,6 +20,9 @@ type scanner struct {
 }
 
 var errEnd = errors.New("unexpected end of body")
+
+// errTooDeep marks a value nested deeper than maxDepth.
+var errTooDeep = errors.New("nested too deep")
 
 func (s *scanner) ws(i int) int {
 	for i < len(s.b) {
@@ -51,10 +55,17 @@ func (s *scanner) events(each func(ev, typ []byte) error) error {
 			return fmt.Errorf("event %d: must be an object", n)
 		}
 		end, typ, err := s.object(i+1, 2, true)
+		ev := s.b[i:end:end]
+		if errors.Is(err, errTooDeep) {
+			// Valid JSON that Lambda does send (a JSON-format log line is the function's own
+			// object), but deeper than any parser downstream accepts: refusing the POST would make
+			// Lambda drop the whole batch. Forward the record as a string of its exact text.
+			ev, typ, end, err = s.deepEvent(i + 1)
+		}
 		if err != nil {
 			return fmt.Errorf("event %d: %w", n, err)
 		}
-		if err := each(s.b[i:end:end], typ); err != nil {
+		if err := each(ev, typ); err != nil {
 			return fmt.Errorf("event %d: %w", n, err)
 		}
 		i = s.ws(end)
@@ -109,7 +120,7 @@ func (s *scanner) value(i, depth int) (int, error) {
 // value of its first "type" key when that value is a string.
 func (s *scanner) object(i, depth int, wantType bool) (end int, typ []byte, err error) {
 	if depth > maxDepth {
-		return i, nil, errors.New("nested too deep")
+		return i, nil, errTooDeep
 	}
 	i = s.ws(i)
 	if i < len(s.b) && s.b[i] == '}' {
@@ -159,7 +170,7 @@ func (s *scanner) object(i, depth int, wantType bool) (end int, typ []byte, err 
 
 func (s *scanner) array(i, depth int) (int, error) {
 	if depth > maxDepth {
-		return i, errors.New("nested too deep")
+		return i, errTooDeep
 	}
 	i = s.ws(i)
 	if i < len(s.b) && s.b[i] == ']' {
@@ -280,4 +291,107 @@ func (s *scanner) number(i int) (int, error) {
 		i = j
 	}
 	return i, nil
+}
+
+// deepEvent handles an event whose '{' precedes b[i] and whose record nests deeper than maxDepth:
+// it walks the event's own keys, skipping values without recursion, and returns a new event with
+// the same time and type and, as record, a JSON string holding the record's exact text.
+func (s *scanner) deepEvent(i int) (ev, typ []byte, end int, err error) {
+	var timeRaw, typeRaw, recordRaw []byte
+	i = s.ws(i)
+	for {
+		if i >= len(s.b) {
+			return nil, nil, i, errEnd
+		}
+		if s.b[i] != '"' {
+			return nil, nil, i, fmt.Errorf("expected a key, got %q", s.b[i])
+		}
+		keyEnd, err := s.str(i + 1)
+		if err != nil {
+			return nil, nil, i, err
+		}
+		key := string(s.b[i+1 : keyEnd-1])
+		i = s.ws(keyEnd)
+		if i >= len(s.b) || s.b[i] != ':' {
+			return nil, nil, i, errors.New("expected ':' after a key")
+		}
+		i = s.ws(i + 1)
+		valEnd, err := s.skip(i)
+		if err != nil {
+			return nil, nil, i, err
+		}
+		switch v := s.b[i:valEnd]; {
+		case key == "time" && timeRaw == nil:
+			timeRaw = v
+		case key == "type" && typeRaw == nil:
+			typeRaw = v
+		case key == "record" && recordRaw == nil:
+			recordRaw = v
+		}
+		i = s.ws(valEnd)
+		if i >= len(s.b) {
+			return nil, nil, i, errEnd
+		}
+		if s.b[i] == ',' {
+			i = s.ws(i + 1)
+			continue
+		}
+		if s.b[i] != '}' {
+			return nil, nil, i, fmt.Errorf("expected ',' or '}', got %q", s.b[i])
+		}
+		end = i + 1
+		break
+	}
+	if len(typeRaw) < 2 || typeRaw[0] != '"' {
+		return nil, nil, end, errors.New("type must be a string")
+	}
+	out := []byte(`{`)
+	if timeRaw != nil {
+		out = append(append(append(out, `"time":`...), timeRaw...), ',')
+	}
+	out = append(append(out, `"type":`...), typeRaw...)
+	if recordRaw != nil {
+		text, _ := json.Marshal(string(recordRaw)) // a string cannot fail to encode
+		out = append(append(out, `,"record":`...), text...)
+	}
+	out = append(out, '}')
+	typeStart := bytes.Index(out, []byte(`"type":`)) + len(`"type":`) + 1
+	return out, out[typeStart : typeStart+len(typeRaw)-2], end, nil
+}
+
+// skip returns the index after the value at b[i] without recursing: nesting is only counted, so
+// any depth costs no stack. Strings are checked as usual; bracket kinds are not matched, which is
+// harmless here because deepEvent forwards what it skips as a string.
+func (s *scanner) skip(i int) (int, error) {
+	depth := 0
+	for i < len(s.b) {
+		switch c := s.b[i]; c {
+		case '"':
+			end, err := s.str(i + 1)
+			if err != nil {
+				return i, err
+			}
+			if depth == 0 {
+				return end, nil
+			}
+			i = end
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth < 0 {
+				return i, fmt.Errorf("unexpected %q", c)
+			}
+			if depth == 0 {
+				return i + 1, nil
+			}
+		default:
+			if depth == 0 {
+				return s.value(i, 0) // a scalar
+			}
+		}
+		i++
+	}
+	return i, errEnd
 }
