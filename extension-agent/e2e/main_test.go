@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/azlens/azlens/emulator/emulatortest"
+	"github.com/azlens/azlens/internal/testbin"
 )
 
 // Binaries built once for the whole test binary.
@@ -21,28 +17,7 @@ var (
 	noopPath     string // testdata/noop, the benchmarks' reference extension, built the same way
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "azlens-agent-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		if err := buildAll(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, "azlens-agent-e2e-", buildAll)) }
 
 func buildAll(dir string) error {
 	var err error
@@ -63,11 +38,5 @@ func buildAll(dir string) error {
 
 // goBuild builds pkg the way the layer does: static, trimmed, stripped.
 func goBuild(out, pkg string) error {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s: %w\n%s", pkg, err, b)
-	}
-	return nil
+	return testbin.Build("-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 }

@@ -2,15 +2,13 @@ package loop
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/azlens/azlens/internal/testbin"
 )
 
 // The scenario tests run the whole loop with the real binaries — the sample aws-lambda-go function,
@@ -20,37 +18,22 @@ import (
 var bins struct{ function, agent, collector string }
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "azlens-loop-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	for _, b := range []struct {
-		out *string
-		pkg string
-	}{
-		{&bins.function, "github.com/azlens/azlens/examples/hello"},
-		{&bins.agent, "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"},
-		{&bins.collector, "github.com/azlens/azlens/cmd/azlens-collector"},
-	} {
-		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
-		cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
+	os.Exit(testbin.Main(m, "azlens-loop-test-", func(dir string) error {
+		for _, b := range []struct {
+			out *string
+			pkg string
+		}{
+			{&bins.function, "github.com/azlens/azlens/examples/hello"},
+			{&bins.agent, "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"},
+			{&bins.collector, "github.com/azlens/azlens/cmd/azlens-collector"},
+		} {
+			*b.out = filepath.Join(dir, filepath.Base(b.pkg))
+			if err := testbin.Build("-o", *b.out, b.pkg); err != nil {
+				return err
+			}
 		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+		return nil
+	}))
 }
 
 func runScenario(t *testing.T, scenario string, d time.Duration) (*Summary, string) {

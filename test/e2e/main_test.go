@@ -9,12 +9,10 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/azlens/azlens/internal/testbin"
 )
 
 // Binaries built once, in TestMain, from this module.
@@ -24,42 +22,18 @@ var (
 	collectorPath string // cmd/azlens-collector
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "azlens-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		if err := buildAll(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, "azlens-e2e-", buildAll)) }
 
 // buildAll builds the three binaries in one `go build` (static, as `make build` does; the
 // collector with the same flags as cmd/azlens-collector's own end-to-end test, so the build cache
 // is shared).
 func buildAll(dir string) error {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator),
+	if err := testbin.Build("-o", dir+string(filepath.Separator),
 		"github.com/azlens/azlens/examples/hello",
 		"github.com/azlens/azlens/extension-agent/cmd/azlens-agent",
 		"github.com/azlens/azlens/cmd/azlens-collector",
-	)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, out)
+	); err != nil {
+		return err
 	}
 	helloPath = filepath.Join(dir, "hello")
 	agentPath = filepath.Join(dir, "azlens-agent")
