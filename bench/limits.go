@@ -19,7 +19,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// Physical-limit references (spec/benchmarks.md), measured by the driver in the same run as the
+// Physical-limit references (docs/benchmark-suite.md), measured by the driver in the same run as the
 // suite, on the same machine state: what no implementation on this box can beat.
 
 // Limits are the physical-limit figures of one measurement.
@@ -45,7 +45,7 @@ type LimitConfig struct {
 	Execs       int           `json:"execs"`
 }
 
-// FullLimits is the configuration of spec/benchmarks.md.
+// FullLimits is the configuration of docs/benchmark-suite.md.
 var FullLimits = LimitConfig{MemcpyBytes: 64 << 20, MemcpyReps: 9, ParseFor: time.Second,
 	TCPBytes: 256 << 20, HTTPFor: 2 * time.Second, HTTPConns: 4, Execs: 20}
 
@@ -96,7 +96,7 @@ func MemcpyGBps(size, reps int) float64 {
 }
 
 // TelemetryCorpus is one Telemetry API batch of about n events in the shape of
-// spec/telemetry-samples.json: per invocation platform.start, two function log lines (text and
+// emulator/internal/telemetry/testdata/telemetry-samples.json: per invocation platform.start, two function log lines (text and
 // JSON), an extension line, platform.runtimeDone and platform.report; an init sequence first.
 func TelemetryCorpus(n int) []byte {
 	const trace = `"tracing":{"spanId":"54565fb41ac79632","type":"X-Amzn-Trace-Id","value":"Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1"}`

@@ -1,4 +1,4 @@
-// Command bench runs azlens's benchmark suite (spec/benchmarks.md), prints a table grouped by
+// Command bench runs azlens's benchmark suite (docs/benchmark-suite.md), prints a table grouped by
 // B-number with the spec's targets and a PASS/MISS verdict, prints physical-limit references
 // measured in the same run, and writes everything as JSON.
 //

@@ -1,6 +1,6 @@
 package main
 
-// The suite of spec/benchmarks.md, mapped onto the Go benchmarks that exist in the packages.
+// The suite of docs/benchmark-suite.md, mapped onto the Go benchmarks that exist in the packages.
 // Each entry is one row group of the table (B1…B9, then the extra figures of docs/benchmarks.md);
 // it runs one or more `go test -bench` invocations, and checks the spec's targets against the
 // medians over -count runs.
@@ -55,7 +55,7 @@ type Derived struct {
 // Ref names one metric of one benchmark (exact name).
 type Ref struct{ Bench, Metric string }
 
-// Suite is the benchmark suite of spec/benchmarks.md.
+// Suite is the benchmark suite of docs/benchmark-suite.md.
 func Suite() []Entry {
 	ingest := RunSpec{Pkg: "./extension-agent/listener/", Bench: "^BenchmarkIngest$",
 		Benchtime: "200x", Count: 5, QuickBenchtime: "5x", QuickCount: 1}

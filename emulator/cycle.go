@@ -204,7 +204,7 @@ func (c *cycle) wait(ctx context.Context, timeout <-chan time.Time, cond func() 
 	}
 }
 
-// initCycle runs the init phase (spec §2 "Lifecycle") in a new cycle. On failure the cycle is torn
+// initCycle runs the init phase (docs/lambda-apis.md, "Lifecycle") in a new cycle. On failure the cycle is torn
 // down and an *InitError returned together with the dead cycle, whose hub still takes events.
 func (s *Sandbox) initCycle(ctx context.Context, phase string) (*cycle, error) {
 	c := s.newCycle(phase)

@@ -15,7 +15,7 @@ const (
 	localSessionToken    = "azlens-emulator-local-session-token"
 )
 
-// reservedEnv are names customers may not set (spec §1): the ones Lambda sets itself.
+// reservedEnv are names customers may not set (docs/lambda-apis.md, "Runtime API"): the ones Lambda sets itself.
 var reservedEnv = map[string]bool{
 	"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true,
 	"AWS_DEFAULT_REGION": true, "AWS_REGION": true, "AWS_EXECUTION_ENV": true,
@@ -94,7 +94,7 @@ func (s *Sandbox) baseEnv() []string {
 	return env
 }
 
-// runtimeEnv adds what only the runtime sees (spec §1).
+// runtimeEnv adds what only the runtime sees (docs/lambda-apis.md, "Runtime API").
 func (s *Sandbox) runtimeEnv(path string) []string {
 	dir := filepath.Dir(path)
 	return append(s.baseEnv(),
@@ -112,7 +112,7 @@ func (s *Sandbox) runtimeEnv(path string) []string {
 }
 
 // extensionEnv is the base environment: extensions get nothing starting with "_", no handler, no
-// log group or stream, no X-Ray variables, no task root (spec §1).
+// log group or stream, no X-Ray variables, no task root (docs/lambda-apis.md, "Runtime API").
 func (s *Sandbox) extensionEnv() []string { return s.baseEnv() }
 
 func (s *Sandbox) logGroup() string { return "/aws/lambda/" + s.fn.Name }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Platform event records, field for field as the Telemetry API sends them (spec §3). The superset
+// Platform event records, field for field as the Telemetry API sends them (docs/lambda-apis.md, "Telemetry API"). The superset
 // of fields is always emitted, whatever schemaVersion a subscriber asked for.
 
 const initializationType = "on-demand"
@@ -164,7 +164,7 @@ const (
 )
 
 // normalizeErrorType keeps well-formed Runtime.*/Function.* types and folds the rest, as RIE does
-// for the type a runtime reports (spec §1).
+// for the type a runtime reports (docs/lambda-apis.md, "Runtime API").
 func normalizeErrorType(t string) string {
 	if wellFormedErrorType(t) {
 		return t

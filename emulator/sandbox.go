@@ -36,7 +36,7 @@ const (
 	maxPayload = 6 << 20
 )
 
-// Shutdown budgets (spec §2) and the runtime's grace between SIGTERM and SIGKILL.
+// Shutdown budgets (docs/lambda-apis.md, "Lifecycle") and the runtime's grace between SIGTERM and SIGKILL.
 const (
 	budgetExternal = 2000 * time.Millisecond
 	budgetInternal = 500 * time.Millisecond

@@ -119,7 +119,7 @@ func (s *Sandbox) runtimeNext(w http.ResponseWriter, r *http.Request) {
 	}
 	switch c.rt {
 	case rtStarting:
-		// The runtime's first /next ends extension registration (spec §2).
+		// The runtime's first /next ends extension registration (docs/lambda-apis.md, "Lifecycle").
 		c.rt = rtAtNext
 		c.regClosed = true
 		c.broadcastLocked()

@@ -3,7 +3,7 @@
 // (POST {endpoint}/2015-03-31/functions/{name}/invocations, header X-Azlens-Zone: <zone>, body
 // {"azlens_canary":true}). They give the health detector evidence where passive telemetry cannot:
 // a crashed or unreachable zone sends no telemetry at all, and only the requester sees its
-// failures (spec/az-health.md).
+// failures (docs/az-health.md).
 //
 // Each canary's outcome is success (200), error (200 with X-Amz-Function-Error), timeout (no
 // answer within Config.Timeout, or a function error of type Sandbox.Timeout/Sandbox.Timedout) or

@@ -17,7 +17,7 @@ const (
 	ScenarioTwoAZErrors   = "two-az-errors"
 )
 
-// Magnitudes of the built-in scenarios, chosen from the detection table of spec/az-health.md:
+// Magnitudes of the built-in scenarios, chosen from the detection table of docs/az-health.md:
 // each should (or, for telemetry-loss alone, should not) bring the faulted zone to ALARM.
 const (
 	ScenarioErrorPercent     = "5"

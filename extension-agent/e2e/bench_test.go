@@ -15,7 +15,7 @@ import (
 	"github.com/azlens/azlens/extension-agent/internal/collectortest"
 )
 
-// Benchmarks B4, B6, B7 of spec/benchmarks.md. Every figure of the agent is reported beside the
+// Benchmarks B4, B6, B7 of docs/benchmark-suite.md. Every figure of the agent is reported beside the
 // same figure for the reference (a no-op extension built the same way, and no extension at all),
 // measured in the same run, alternating between them.
 

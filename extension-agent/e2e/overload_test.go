@@ -14,7 +14,7 @@ import (
 	"github.com/azlens/azlens/extension-agent/internal/collectortest"
 )
 
-// B8 of spec/benchmarks.md: overload and correctness at the Telemetry API boundary, with the real
+// B8 of docs/benchmark-suite.md: overload and correctness at the Telemetry API boundary, with the real
 // hub of the embedded runtime delivering to the real agent.
 
 // oddLines are log lines a function may print that are hard on a JSON pipeline: invalid UTF-8,

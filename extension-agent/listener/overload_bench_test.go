@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// B8 of spec/benchmarks.md at the listener: the bodies Lambda sends under load, beside a null
+// B8 of docs/benchmark-suite.md at the listener: the bodies Lambda sends under load, beside a null
 // net/http handler; and (a test) a malformed POST costs only itself.
 
 // b8Bodies are the POSTs of B8, each about 2 MiB (2×maxBytes of the largest subscription):

@@ -28,7 +28,7 @@ type Timing struct {
 	ZoneChangeCooldown    time.Duration // before shifting a different zone
 }
 
-// Production is the azhealth processor's own defaults (spec/az-health.md).
+// Production is the azhealth processor's own defaults (docs/az-health.md).
 var Production = Timing{
 	Tick: 10 * time.Second, ShortWindow: time.Minute, LongWindow: 5 * time.Minute,
 	Lease: time.Minute, MinEvacuation: 15 * time.Minute, FailbackStageDuration: 5 * time.Minute,

@@ -10,7 +10,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// BenchmarkB1 is B1 (spec/benchmarks.md) as the spec wants it reported:
+// BenchmarkB1 is B1 (docs/benchmark-suite.md) as the spec wants it reported:
 // per corpus, one b.Loop iteration is one round in which every
 // implementation decodes the corpus reps times (~10 ms), alternating the
 // order round by round (ABCD, DCBA, …) with a GC before each, so that all share

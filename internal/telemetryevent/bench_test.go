@@ -10,7 +10,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// B1 (spec/benchmarks.md): decode Telemetry batches. Each corpus is decoded
+// B1 (docs/benchmark-suite.md): decode Telemetry batches. Each corpus is decoded
 // by this package ("azlens"), by encoding/json into []map[string]any (what
 // the reference collector does) and by a raw fastjson.Parser.Parse (the
 // ceiling), as separate sub-benchmarks for benchstat; BenchmarkB1

@@ -23,7 +23,7 @@ import (
 // Type is the Telemetry API event type.
 type Type uint8
 
-// Event types of the Telemetry API (lambda-apis.md §3).
+// Event types of the Telemetry API (docs/lambda-apis.md, "Telemetry API").
 const (
 	TypeUnknown Type = iota
 	TypePlatformInitStart

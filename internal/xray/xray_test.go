@@ -12,7 +12,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseLambdaExample(t *testing.T) {
-	// The example of spec/lambda-apis.md §5.
+	// The example of docs/lambda-apis.md, "X-Ray trace header".
 	h, err := Parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ var durationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 
 // Config of the azhealth processor. Every duration may be compressed for
 // tests and demos; the defaults are the production values of
-// spec/az-health.md.
+// docs/az-health.md.
 type Config struct {
 	// Tick is Δ, how often zones are evaluated and azlens.az.* metrics
 	// emitted. Must be positive.

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 )
 
-// Defaults: the production values of spec/az-health.md.
+// Defaults: the production values of docs/az-health.md.
 const (
 	defaultTick                      = 10 * time.Second
 	defaultShortWindow               = time.Minute

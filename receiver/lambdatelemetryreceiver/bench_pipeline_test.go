@@ -24,7 +24,7 @@ import (
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
 
-// BenchmarkB3Pipeline is B3 (spec/benchmarks.md) for the in-process
+// BenchmarkB3Pipeline is B3 (docs/benchmark-suite.md) for the in-process
 // collector path: agent-format batches POSTed over loopback HTTP →
 // lambdatelemetry receiver (decode, correlation, span/log/metric mapping) →
 // traces and logs to no-op consumers, metrics through the azhealth

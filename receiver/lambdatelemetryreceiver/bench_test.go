@@ -19,7 +19,7 @@ import (
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
 
-// B3 (spec/benchmarks.md), receiver part: events per CPU-second through
+// B3 (docs/benchmark-suite.md), receiver part: events per CPU-second through
 // HTTP → decode → correlation/mapping → no-op consumers ("mapping"),
 // against the same confighttp server whose handler only reads the body and
 // answers 200 ("floor") and a handler that also decodes ("decode"), in the

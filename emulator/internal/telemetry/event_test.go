@@ -10,7 +10,7 @@ import (
 )
 
 // TestEnvelopeMatchesSamples re-encodes the sample events of the AWS announcement (a copy of
-// spec/telemetry-samples.json) and expects the same JSON.
+// emulator/internal/telemetry/testdata/telemetry-samples.json) and expects the same JSON.
 func TestEnvelopeMatchesSamples(t *testing.T) {
 	raw, err := os.ReadFile("testdata/telemetry-samples.json")
 	if err != nil {

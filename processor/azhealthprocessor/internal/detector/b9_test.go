@@ -13,7 +13,7 @@ import (
 // b9Seeds is how many seeded runs each row of the table gets.
 const b9Seeds = 100
 
-// BenchmarkB9Detection is benchmark B9 of spec/benchmarks.md: for each row
+// BenchmarkB9Detection is benchmark B9 of docs/benchmark-suite.md: for each row
 // of the expected-detection table, the simulated time from fault start to
 // ALARM and to zonal shift over many seeds (median and p90), printed beside
 // the spec's expectation. Wall time per op is one full pass over the table.

@@ -29,7 +29,7 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // TestDetectionTable checks every row of the expected-detection table of
-// spec/az-health.md (3 zones × 100 rps, 0.1 % baseline errors, Δ = 10 s).
+// docs/az-health.md (3 zones × 100 rps, 0.1 % baseline errors, Δ = 10 s).
 func TestDetectionTable(t *testing.T) {
 	for _, r := range table {
 		t.Run(r.name, func(t *testing.T) {

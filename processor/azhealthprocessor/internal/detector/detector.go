@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// DefaultConfig returns the production defaults of spec/az-health.md.
+// DefaultConfig returns the production defaults of docs/az-health.md.
 func DefaultConfig() Config {
 	return Config{
 		Tick:                      10 * time.Second,

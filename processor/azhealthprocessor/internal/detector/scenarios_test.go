@@ -13,7 +13,7 @@ const (
 	faultAt = 10 * time.Minute
 )
 
-// row is one row of the expected-detection table of spec/az-health.md.
+// row is one row of the expected-detection table of docs/az-health.md.
 type row struct {
 	name     string
 	scenario func(seed uint64) azsim.Scenario

@@ -1,5 +1,5 @@
 // Package mapping turns decoded Telemetry API events into OTel traces, logs
-// and metrics following spec/otel-mapping.md. It owns the per-environment
+// and metrics following docs/otel-mapping.md. It owns the per-environment
 // state: the correlation table of partial invocations, pending init and
 // restore phases, and the cumulative metrics.
 package mapping

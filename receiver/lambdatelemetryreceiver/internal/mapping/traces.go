@@ -10,7 +10,7 @@ import (
 	"github.com/azlens/azlens/internal/telemetryevent"
 )
 
-// Attribute names of spec/otel-mapping.md that OTel semantic conventions do
+// Attribute names of docs/otel-mapping.md that OTel semantic conventions do
 // not define.
 const (
 	AttrIncomplete         = "azlens.incomplete"
