@@ -60,8 +60,11 @@ fuzz-smoke:
 	  done; \
 	done
 
+# The documented suite (bench/README.md): table with targets, JSON in bench/results.json.
+# BENCHFLAGS=-quick for a smoke run, BENCHFLAGS='-filter B1,B9' for some entries.
+BENCHFLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2x ./emulator/ ./internal/...
+	$(GO) run ./bench $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN) dist

@@ -11,13 +11,15 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 // Headers the front door adds to Lambda's Invoke API. Requests may carry ZoneHeader to pin an
 // invocation to one zone (canaries); responses always carry both.
 const (
-	ZoneHeader        = "X-Azlens-Zone"
-	EnvironmentHeader = "X-Azlens-Environment"
+	ZoneHeader        = contract.HeaderZone
+	EnvironmentHeader = contract.HeaderEnvironment
 )
 
 // maxInvokePayload is Lambda's synchronous request payload limit.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,7 +35,7 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *zone != "" {
-		req.Header.Set("X-Azlens-Zone", *zone)
+		req.Header.Set(contract.HeaderZone, *zone)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -45,7 +47,7 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("read response: %w", err)
 	}
 	fmt.Fprintf(stderr, "status %d, zone %s, environment %s, version %s%s\n", resp.StatusCode,
-		resp.Header.Get("X-Azlens-Zone"), resp.Header.Get("X-Azlens-Environment"),
+		resp.Header.Get(contract.HeaderZone), resp.Header.Get(contract.HeaderEnvironment),
 		resp.Header.Get("X-Amz-Executed-Version"), functionErrorNote(resp.Header.Get("X-Amz-Function-Error")))
 	fmt.Fprintf(stdout, "%s\n", bytes.TrimSpace(body))
 	if resp.StatusCode != http.StatusOK {

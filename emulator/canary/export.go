@@ -12,11 +12,14 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 // Names of what is exported.
 const (
-	MetricInvocations = "azlens.canary.invocations"
+	MetricInvocations = contract.MetricCanaryInvocations
 	ScopeName         = "github.com/azlens/azlens/emulator/canary"
 	ServiceName       = "azlens-canary"
 )
@@ -110,13 +113,13 @@ func (r *Runner) Metrics() pmetric.Metrics {
 	for _, res := range results {
 		rm := md.ResourceMetrics().AppendEmpty()
 		attrs := rm.Resource().Attributes()
-		attrs.PutStr("service.name", ServiceName)
-		attrs.PutStr("cloud.provider", "aws")
-		attrs.PutStr("cloud.platform", "aws_lambda")
-		attrs.PutStr("cloud.region", r.cfg.Region)
-		attrs.PutStr("cloud.availability_zone", res.Zone)
-		attrs.PutStr("faas.name", r.cfg.Function)
-		attrs.PutStr("azlens.canary", "true")
+		attrs.PutStr(string(semconv.ServiceNameKey), ServiceName)
+		attrs.PutStr(string(semconv.CloudProviderKey), "aws")
+		attrs.PutStr(string(semconv.CloudPlatformKey), "aws_lambda")
+		attrs.PutStr(string(semconv.CloudRegionKey), r.cfg.Region)
+		attrs.PutStr(string(semconv.CloudAvailabilityZoneKey), res.Zone)
+		attrs.PutStr(string(semconv.FaaSNameKey), r.cfg.Function)
+		attrs.PutStr(contract.AttrCanary, "true")
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName(ScopeName)
 		m := sm.Metrics().AppendEmpty()
@@ -131,7 +134,7 @@ func (r *Runner) Metrics() pmetric.Metrics {
 			dp.SetStartTimestamp(start)
 			dp.SetTimestamp(now)
 			dp.SetIntValue(int64(res.Count(o)))
-			dp.Attributes().PutStr("outcome", string(o))
+			dp.Attributes().PutStr(contract.AttrOutcome, string(o))
 		}
 	}
 	return md

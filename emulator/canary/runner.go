@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/internal/clock"
+	"github.com/azlens/azlens/internal/contract"
 )
 
 // Defaults of Config's zero values.
@@ -33,8 +34,8 @@ const Payload = `{"azlens_canary":true}`
 
 // Headers of a canary invocation.
 const (
-	HeaderZone   = "X-Azlens-Zone"
-	HeaderCanary = "X-Azlens-Canary"
+	HeaderZone   = contract.HeaderZone
+	HeaderCanary = contract.HeaderCanary
 )
 
 // Outcome classifies one canary invocation.

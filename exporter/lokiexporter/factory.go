@@ -3,18 +3,17 @@ package lokiexporter // import "github.com/azlens/azlens/exporter/lokiexporter"
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/azlens/azlens/exporter/lokiexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/exporterbase"
 )
 
 const (
@@ -91,32 +90,11 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	timeout := exporterhelper.NewDefaultTimeoutConfig()
-	timeout.Timeout = c.Timeout
-	logs, err := exporterhelper.NewLogs(ctx, set, cfg, exp.pushLogs,
-		exporterhelper.WithStart(exp.start),
-		exporterhelper.WithShutdown(exp.shutdown),
-		// The push request is built from the logs, never written into them.
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-		exporterhelper.WithTimeout(timeout),
-		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
-	)
-	if err != nil {
-		return nil, err
-	}
-	return &shutdownOnce{Logs: logs}, nil
-}
-
-// shutdownOnce makes Shutdown idempotent: exporterhelper's closes its retry
-// channel and panics when called a second time.
-type shutdownOnce struct {
-	exporter.Logs
-	once sync.Once
-	err  error
-}
-
-func (s *shutdownOnce) Shutdown(ctx context.Context) error {
-	s.once.Do(func() { s.err = s.Logs.Shutdown(ctx) })
-	return s.err
+	return exporterbase.NewLogs(ctx, set, cfg, exp.pushLogs, exporterbase.Settings{
+		Start:    exp.start,
+		Shutdown: exp.shutdown,
+		Timeout:  c.Timeout,
+		Retry:    c.BackOffConfig,
+		Queue:    c.QueueConfig,
+	})
 }

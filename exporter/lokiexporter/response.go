@@ -3,13 +3,14 @@ package lokiexporter // import "github.com/azlens/azlens/exporter/lokiexporter"
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/azlens/azlens/internal/retryafter"
 )
 
 const (
@@ -19,8 +20,6 @@ const (
 	// maxDrainBody is how much of a response is read past that, so the
 	// connection can be reused; anything longer costs a new connection.
 	maxDrainBody = 64 << 10
-	// maxRetryAfter caps a Retry-After a server or proxy may get wrong.
-	maxRetryAfter = 5 * time.Minute
 )
 
 // classifyResponse maps Loki's answer to what exporterhelper should do:
@@ -34,37 +33,12 @@ func classifyResponse(status int, header http.Header, body []byte, now time.Time
 	}
 	err := fmt.Errorf("loki answered %d %s: %s", status, http.StatusText(status), errorText(body))
 	if status == http.StatusTooManyRequests || (status >= 500 && status < 600) {
-		if d, ok := retryAfter(header.Get("Retry-After"), now); ok {
+		if d, ok := retryafter.Parse(header.Get("Retry-After"), now); ok {
 			return exporterhelper.NewThrottleRetry(err, d)
 		}
 		return err
 	}
 	return consumererror.NewPermanent(err)
-}
-
-// retryAfter parses a Retry-After value, delay-seconds or an HTTP-date
-// (RFC 9110 section 10.2.3), into a positive delay no longer than
-// maxRetryAfter. ok is false when there is no usable value.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
-		if secs > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	} else {
-		return 0, false
-	}
-	if d <= 0 {
-		return 0, false
-	}
-	return min(d, maxRetryAfter), true
 }
 
 // errorText makes a response body fit for an error message: valid UTF-8,

@@ -4,11 +4,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/azlens/azlens/internal/retryafter"
 )
 
 func TestClassifyResponse(t *testing.T) {
@@ -42,34 +43,6 @@ func TestClassifyResponse(t *testing.T) {
 			t.Errorf("%d: want an error", tt.status)
 		case !tt.ok && consumererror.IsPermanent(err) != tt.permanent:
 			t.Errorf("%d: permanent = %v, want %v (%v)", tt.status, consumererror.IsPermanent(err), tt.permanent, err)
-		}
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"0", 0, false},
-		{"3", 3 * time.Second, true},
-		{" 7 ", 7 * time.Second, true},
-		{"-1", 0, false},
-		{"1.5", 0, false},
-		{"99999999999999999999999", 0, false}, // overflows uint64: unusable
-		{"86400", maxRetryAfter, true},
-		{"Thu, 26 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
-		{"Thu, 26 Nov 2026 11:59:00 GMT", 0, false}, // in the past
-		{"Fri, 27 Nov 2026 12:00:00 GMT", maxRetryAfter, true},
-		{"tomorrow", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := retryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -123,8 +96,8 @@ func FuzzClassifyResponse(f *testing.F) {
 				t.Fatalf("error message has unprintable %q: %q", r, msg)
 			}
 		}
-		if d, ok := retryAfter(ra, t0); ok && (d <= 0 || d > maxRetryAfter) {
-			t.Fatalf("retryAfter(%q) = %v out of (0, %v]", ra, d, maxRetryAfter)
+		if d, ok := retryafter.Parse(ra, t0); ok && (d <= 0 || d > retryafter.Max) {
+			t.Fatalf("retryafter.Parse(%q) = %v out of (0, %v]", ra, d, retryafter.Max)
 		}
 	})
 }

@@ -9,12 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/azlens/azlens/internal/retryafter"
 )
 
 // maxResponseBytes bounds what is read of an API answer; a list of shifts is far smaller.
@@ -187,19 +188,11 @@ func decodeAPIError(op string, status int, typeHeader string, body []byte) *apiE
 	return e
 }
 
+// retryAfter is the server's Retry-After, or zero to let the retry
+// policy's backoff decide.
 func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
+	d, _ := retryafter.Parse(v, time.Now())
+	return d
 }
 
 func isAPIError(err error, status int) bool {

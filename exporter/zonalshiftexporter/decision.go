@@ -7,14 +7,18 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
-// The contract with the azhealth processor.
+// The contract with the azhealth processor: its metric names are the
+// contract package's, its resource attributes semantic conventions.
 const (
-	metricEvacuate      = "azlens.az.evacuate"
-	metricTrafficWeight = "azlens.az.traffic_weight"
-	attrFunction        = "faas.name"
-	attrZone            = "cloud.availability_zone"
+	metricEvacuate      = contract.MetricAZEvacuate
+	metricTrafficWeight = contract.MetricAZTrafficWeight
+	attrFunction        = string(semconv.FaaSNameKey)
+	attrZone            = string(semconv.CloudAvailabilityZoneKey)
 )
 
 // Reasons a data point is dropped (the reason attribute of the dropped data points counter).

@@ -3,18 +3,17 @@ package zonalshiftexporter // import "github.com/azlens/azlens/exporter/zonalshi
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/azlens/azlens/exporter/zonalshiftexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/exporterbase"
 )
 
 const (
@@ -81,30 +80,12 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
-	timeout := exporterhelper.NewDefaultTimeoutConfig()
-	timeout.Timeout = 0 // each request has its own (client timeout); a push makes several
-	metrics, err := exporterhelper.NewMetrics(ctx, set, cfg, exp.pushMetrics,
-		exporterhelper.WithStart(exp.start),
-		exporterhelper.WithShutdown(exp.shutdown),
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-		exporterhelper.WithTimeout(timeout),
-		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
-	)
-	if err != nil {
-		return nil, err
-	}
-	return &shutdownOnce{Metrics: metrics}, nil
-}
-
-// shutdownOnce makes Shutdown idempotent: exporterhelper's panics when called a second time.
-type shutdownOnce struct {
-	exporter.Metrics
-	once sync.Once
-	err  error
-}
-
-func (s *shutdownOnce) Shutdown(ctx context.Context) error {
-	s.once.Do(func() { s.err = s.Metrics.Shutdown(ctx) })
-	return s.err
+	return exporterbase.NewMetrics(ctx, set, cfg, exp.pushMetrics, exporterbase.Settings{
+		Start:    exp.start,
+		Shutdown: exp.shutdown,
+		// No timeout for the whole push, which makes several requests: each
+		// has its own (the client's).
+		Retry: c.BackOffConfig,
+		Queue: c.QueueConfig,
+	})
 }

@@ -16,10 +16,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/azlens/azlens/internal/contract"
+	"github.com/azlens/azlens/internal/retryafter"
 )
 
 // Options configure a Forwarder.
@@ -127,7 +129,7 @@ func New(opt Options, resource []byte) *Forwarder {
 	}
 	f := &Forwarder{
 		opt: opt,
-		url: opt.Endpoint + "/v1/agent/batch",
+		url: opt.Endpoint + contract.AgentBatchPath,
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: opt.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -405,9 +407,7 @@ func (f *Forwarder) post(ctx context.Context, body []byte, gz bool) result {
 		r.outcome = tooLarge
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		r.outcome = retry
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			r.retryAfter = time.Duration(s) * time.Second
-		}
+		r.retryAfter, _ = retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
 	default:
 		r.outcome = permanent
 	}

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 // Outcome of one invocation as the caller sees it.
@@ -140,7 +142,7 @@ func (g *Generator) invokeOnce(i int) {
 		return
 	}
 	if g.cfg.Zone != "" {
-		req.Header.Set("X-Azlens-Zone", g.cfg.Zone)
+		req.Header.Set(contract.HeaderZone, g.cfg.Zone)
 	}
 	start := time.Now()
 	resp, err := g.cfg.Client.Do(req)
@@ -155,7 +157,7 @@ func (g *Generator) invokeOnce(i int) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	lat := time.Since(start)
-	zone := resp.Header.Get("X-Azlens-Zone")
+	zone := resp.Header.Get(contract.HeaderZone)
 	if zone == "" {
 		zone = unrouted
 		if g.cfg.Zone != "" {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 // scraper reads the azhealth processor's alarm states from the collector's Prometheus exporter,
@@ -42,7 +44,7 @@ func (s *scraper) alarmStates(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
 	out := map[string]int{}
-	fam := families["azlens_az_alarm_state"]
+	fam := families[contract.PromAZAlarmState]
 	if fam == nil {
 		return out, nil
 	}

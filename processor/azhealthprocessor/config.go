@@ -3,16 +3,13 @@ package azhealthprocessor
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
 )
-
-// durationBounds are the explicit bounds of faas.invoke_duration emitted by
-// the lambdatelemetry receiver; slow_threshold must be one of them because
-// the slow fraction is read from the histogram buckets.
-var durationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
 // Config of the azhealth processor. Every duration may be compressed for
 // tests and demos; the defaults are the production values of
@@ -141,8 +138,8 @@ func (c *Config) Validate() error {
 	if c.LongWindow < c.ShortWindow {
 		bad("long_window must not be shorter than short_window")
 	}
-	if !slices.Contains(durationBounds, c.SlowThreshold.Seconds()) {
-		bad("slow_threshold must be a bucket bound of faas.invoke_duration (%v s)", durationBounds)
+	if !slices.Contains(contract.DurationBounds, c.SlowThreshold.Seconds()) {
+		bad("slow_threshold must be a bucket bound of faas.invoke_duration (%v s)", contract.DurationBounds)
 	}
 	if c.MinVolume < 1 {
 		bad("min_volume must be at least 1")
@@ -150,7 +147,12 @@ func (c *Config) Validate() error {
 	if c.Alpha <= 0 || c.Alpha >= 1 {
 		bad("alpha must be between 0 and 1 (exclusive)")
 	}
-	for key, g := range map[string]GateConfig{"errors": c.Errors, "slow": c.Slow} {
+	// A slice, not a map: errors come in the order of the YAML.
+	for _, gate := range []struct {
+		key string
+		g   GateConfig
+	}{{"errors", c.Errors}, {"slow", c.Slow}} {
+		key, g := gate.key, gate.g
 		if g.Ratio < 0 {
 			bad("%s.ratio must not be negative", key)
 		}
@@ -194,8 +196,8 @@ func (c *Config) Validate() error {
 	if g.CapacityHeadroom <= 0 || g.CapacityHeadroom > 1 {
 		bad("guards.capacity_headroom must be in (0, 1]")
 	}
-	for zone, n := range g.Capacity {
-		if n < 0 {
+	for _, zone := range slices.Sorted(maps.Keys(g.Capacity)) {
+		if n := g.Capacity[zone]; n < 0 {
 			bad("guards.capacity[%s] must not be negative", zone)
 		}
 	}

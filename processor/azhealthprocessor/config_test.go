@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
 )
 
 func loadConfig(t *testing.T, id component.ID) (*Config, error) {
@@ -95,7 +97,7 @@ func TestDefaultConfigMatchesDetector(t *testing.T) {
 	// The factory's constants and detector.DefaultConfig must tell the same
 	// story; the emulator's CLI uses the latter.
 	got := createDefaultConfig().(*Config).detectorConfig()
-	if got.StaleAfter != 3*defaultTick {
+	if got.StaleAfter != 3*detector.DefaultConfig().Tick {
 		t.Errorf("stale after %v, want 3 ticks", got.StaleAfter)
 	}
 	want := detectorDefaults()

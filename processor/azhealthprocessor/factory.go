@@ -7,44 +7,11 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
+
+	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
 )
 
-// Defaults: the production values of docs/az-health.md.
-const (
-	defaultTick                      = 10 * time.Second
-	defaultShortWindow               = time.Minute
-	defaultLongWindow                = 5 * time.Minute
-	defaultSlowThreshold             = time.Second
-	defaultMinVolume                 = 50
-	defaultAlpha                     = 1e-3
-	defaultErrorRatio                = 3
-	defaultErrorMinDelta             = 0.005
-	defaultErrorThreshold            = 0.01
-	defaultSlowRatio                 = 2
-	defaultSlowMinDelta              = 0.05
-	defaultSlowGate                  = 0.05
-	defaultAlarmBreaches             = 5
-	defaultAlarmTicks                = 6
-	defaultFastFraction              = 0.5
-	defaultFastMinVolume             = 20
-	defaultFastTicks                 = 3
-	defaultClearTicks                = 12
-	defaultMinBadEnvironments        = 2
-	defaultMinBadEnvironmentFraction = 0.2
-	defaultCapacityHeadroom          = 0.8
-	defaultCapacityWindow            = time.Hour
-	defaultMaxShifts                 = 3
-	defaultShiftLimitWindow          = 24 * time.Hour
-	defaultZoneChangeCooldown        = 10 * time.Minute
-	defaultMinEvacuation             = 15 * time.Minute
-	defaultMaxEvacuation             = 4 * time.Hour
-	defaultFailbackStageDuration     = 5 * time.Minute
-)
-
-var (
-	componentType         = component.MustNewType("azhealth")
-	defaultFailbackStages = []float64{0.1, 0.25, 0.5, 1}
-)
+var componentType = component.MustNewType("azhealth")
 
 // NewFactory returns the factory of the azhealth processor.
 func NewFactory() processor.Factory {
@@ -52,42 +19,48 @@ func NewFactory() processor.Factory {
 		processor.WithMetrics(createMetrics, component.StabilityLevelAlpha))
 }
 
+// createDefaultConfig is the detector's production defaults, the one place
+// they are written, in the processor's configuration shape.
 func createDefaultConfig() component.Config {
+	d := detector.DefaultConfig()
 	return &Config{
-		Tick:          defaultTick,
-		ShortWindow:   defaultShortWindow,
-		LongWindow:    defaultLongWindow,
-		SlowThreshold: defaultSlowThreshold,
-		MinVolume:     defaultMinVolume,
-		Alpha:         defaultAlpha,
-		Errors:        GateConfig{Ratio: defaultErrorRatio, MinDelta: defaultErrorMinDelta, Threshold: defaultErrorThreshold},
-		Slow:          GateConfig{Ratio: defaultSlowRatio, MinDelta: defaultSlowMinDelta, Threshold: defaultSlowGate},
+		Tick:          d.Tick,
+		ShortWindow:   d.ShortWindow,
+		LongWindow:    d.LongWindow,
+		SlowThreshold: time.Duration(d.SlowLatency * float64(time.Second)),
+		MinVolume:     int(d.MinVolume),
+		Alpha:         d.Alpha,
+		Errors:        GateConfig{Ratio: d.ErrorRatio, MinDelta: d.ErrorMinDelta, Threshold: d.ErrorThreshold},
+		Slow:          GateConfig{Ratio: d.SlowRatio, MinDelta: d.SlowMinDelta, Threshold: d.SlowThreshold},
 		Alarm: AlarmConfig{
-			Breaches:      defaultAlarmBreaches,
-			Ticks:         defaultAlarmTicks,
-			FastFraction:  defaultFastFraction,
-			FastMinVolume: defaultFastMinVolume,
-			FastTicks:     defaultFastTicks,
-			ClearTicks:    defaultClearTicks,
+			Breaches:      d.AlarmBreaches,
+			Ticks:         d.AlarmTicks,
+			FastFraction:  d.FastFraction,
+			FastMinVolume: int(d.FastMinVolume),
+			FastTicks:     d.FastTicks,
+			ClearTicks:    d.ClearTicks,
 		},
+		// StaleAfter stays zero: 3 × tick, which is what the detector's
+		// default is, and follows a tick the user changes.
 		Guards: GuardsConfig{
-			MinBadEnvironments:        defaultMinBadEnvironments,
-			MinBadEnvironmentFraction: defaultMinBadEnvironmentFraction,
-			CapacityHeadroom:          defaultCapacityHeadroom,
-			CapacityWindow:            defaultCapacityWindow,
-			MaxShifts:                 defaultMaxShifts,
-			ShiftLimitWindow:          defaultShiftLimitWindow,
-			ZoneChangeCooldown:        defaultZoneChangeCooldown,
+			KillSwitch:                d.KillSwitch,
+			MinBadEnvironments:        d.MinBadEnvironments,
+			MinBadEnvironmentFraction: d.MinBadEnvironmentFraction,
+			CapacityHeadroom:          d.CapacityHeadroom,
+			CapacityWindow:            d.CapacityWindow,
+			MaxShifts:                 d.MaxShifts,
+			ShiftLimitWindow:          d.ShiftLimitWindow,
+			ZoneChangeCooldown:        d.ZoneChangeCooldown,
 		},
 		Recovery: RecoveryConfig{
-			MinEvacuation:         defaultMinEvacuation,
-			MaxEvacuation:         defaultMaxEvacuation,
-			FailbackStages:        append([]float64(nil), defaultFailbackStages...),
-			FailbackStageDuration: defaultFailbackStageDuration,
+			MinEvacuation:         d.MinEvacuation,
+			MaxEvacuation:         d.MaxEvacuation,
+			FailbackStages:        d.FailbackStages,
+			FailbackStageDuration: d.FailbackStageDuration,
 		},
 	}
 }
 
 func createMetrics(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
-	return newProcessor(set, cfg.(*Config), next, realClock{})
+	return newProcessor(set, cfg.(*Config), next)
 }

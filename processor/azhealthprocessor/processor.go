@@ -14,24 +14,22 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.uber.org/zap"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
 )
 
-// Attribute and metric names of the contract with the lambdatelemetry
-// receiver, the canary runner and the zonalshift exporter.
+// Attribute names of the contract with the lambdatelemetry receiver, the
+// canary runner and the zonalshift exporter. The metric names and the outcome attribute are the contract package's;
+// the resource attributes are OpenTelemetry semantic conventions.
 const (
-	attrFunction    = "faas.name"
-	attrZone        = "cloud.availability_zone"
-	attrInstance    = "faas.instance"
-	attrRegion      = "cloud.region"
-	attrServiceName = "service.name"
-	attrOutcome     = "outcome"
-
-	metricInvocations = "faas.invocations"
-	metricDuration    = "faas.invoke_duration"
-	metricCanary      = "azlens.canary.invocations"
+	attrFunction    = string(semconv.FaaSNameKey)
+	attrZone        = string(semconv.CloudAvailabilityZoneKey)
+	attrInstance    = string(semconv.FaaSInstanceKey)
+	attrRegion      = string(semconv.CloudRegionKey)
+	attrServiceName = string(semconv.ServiceNameKey)
 
 	scopeName = "github.com/azlens/azlens/processor/azhealthprocessor"
 )
@@ -42,7 +40,6 @@ const (
 type azhealthProcessor struct {
 	logger *zap.Logger
 	next   consumer.Metrics
-	clock  clock
 	tick   time.Duration
 
 	mu      sync.Mutex
@@ -55,8 +52,8 @@ type azhealthProcessor struct {
 	shutdownOnce sync.Once
 }
 
-func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, clk clock) (*azhealthProcessor, error) {
-	now := clk.Now()
+func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics) (*azhealthProcessor, error) {
+	now := time.Now()
 	det, err := detector.New(cfg.detectorConfig(), now)
 	if err != nil {
 		return nil, fmt.Errorf("azhealth: %w", err)
@@ -64,7 +61,6 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, cl
 	return &azhealthProcessor{
 		logger:  set.Logger,
 		next:    next,
-		clock:   clk,
 		tick:    cfg.Tick,
 		det:     det,
 		regions: map[string]string{},
@@ -81,7 +77,7 @@ func (p *azhealthProcessor) Start(context.Context, component.Host) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.done = make(chan struct{})
-	t := p.clock.NewTicker(p.tick)
+	t := time.NewTicker(p.tick)
 	go func() {
 		defer close(p.done)
 		defer t.Stop()
@@ -89,7 +85,7 @@ func (p *azhealthProcessor) Start(context.Context, component.Host) error {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C():
+			case <-t.C:
 				p.evaluate(ctx)
 			}
 		}
@@ -118,7 +114,7 @@ func (p *azhealthProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metri
 }
 
 func (p *azhealthProcessor) observe(md pmetric.Metrics) {
-	now := p.clock.Now()
+	now := time.Now()
 	var pt detector.Point
 	var key strings.Builder
 	rms := md.ResourceMetrics()
@@ -141,11 +137,11 @@ func (p *azhealthProcessor) observe(md pmetric.Metrics) {
 			for k := range ms.Len() {
 				m := ms.At(k)
 				switch {
-				case m.Name() == metricInvocations && m.Type() == pmetric.MetricTypeSum:
+				case m.Name() == contract.MetricInvocations && m.Type() == pmetric.MetricTypeSum:
 					p.observeSum(now, &pt, &key, m, detector.KindInvocations)
-				case m.Name() == metricCanary && m.Type() == pmetric.MetricTypeSum:
+				case m.Name() == contract.MetricCanaryInvocations && m.Type() == pmetric.MetricTypeSum:
 					p.observeSum(now, &pt, &key, m, detector.KindCanary)
-				case m.Name() == metricDuration && m.Type() == pmetric.MetricTypeHistogram:
+				case m.Name() == contract.MetricInvokeDuration && m.Type() == pmetric.MetricTypeHistogram:
 					p.observeHistogram(now, &pt, &key, m)
 				}
 			}
@@ -167,7 +163,7 @@ func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *s
 			continue
 		}
 		pt.Kind = kind
-		pt.Outcome, _ = stringAttr(dp.Attributes(), attrOutcome)
+		pt.Outcome, _ = stringAttr(dp.Attributes(), contract.AttrOutcome)
 		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
 		pt.Start = startTime(dp.StartTimestamp())
 		switch dp.ValueType() {
@@ -248,7 +244,7 @@ func stringAttr(m pcommon.Map, key string) (string, bool) {
 // changes and send each function's verdicts downstream.
 func (p *azhealthProcessor) evaluate(ctx context.Context) {
 	p.mu.Lock()
-	now := p.clock.Now()
+	now := time.Now()
 	reports := p.det.Tick(now)
 	out := make([]pmetric.Metrics, len(reports))
 	for i := range reports {
@@ -302,13 +298,13 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 		}
 		return dp
 	}
-	pValue := gauge("azlens.az.p_value", "", "One-sided p-value of the zone against the other zones, per signal.")
-	breach := gauge("azlens.az.breach", "", "1 when the zone breached on the signal this tick.")
-	state := gauge("azlens.az.alarm_state", "", "Alarm state of the zone: 0 OK, 1 PENDING, 2 ALARM.")
-	age := gauge("azlens.az.telemetry_age", "s", "Time since the zone last sent telemetry.")
-	stale := gauge("azlens.az.telemetry_stale", "", "1 when the zone's telemetry is stale.")
-	weight := gauge("azlens.az.traffic_weight", "", "Share of its traffic the zone receives (fail-back stage).")
-	evacuate := gauge("azlens.az.evacuate", "", "1 when the zone must be evacuated now: ALARM and every guard passed.")
+	pValue := gauge(contract.MetricAZPValue, "", "One-sided p-value of the zone against the other zones, per signal.")
+	breach := gauge(contract.MetricAZBreach, "", "1 when the zone breached on the signal this tick.")
+	state := gauge(contract.MetricAZAlarmState, "", "Alarm state of the zone: 0 OK, 1 PENDING, 2 ALARM.")
+	age := gauge(contract.MetricAZTelemetryAge, "s", "Time since the zone last sent telemetry.")
+	stale := gauge(contract.MetricAZTelemetryStale, "", "1 when the zone's telemetry is stale.")
+	weight := gauge(contract.MetricAZTrafficWeight, "", "Share of its traffic the zone receives (fail-back stage).")
+	evacuate := gauge(contract.MetricAZEvacuate, "", "1 when the zone must be evacuated now: ALARM and every guard passed.")
 	for _, z := range r.Zones {
 		for s := range detector.NumSignals {
 			if !math.IsNaN(z.PValue[s]) {
@@ -326,7 +322,7 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 	}
 
 	m := ms.AppendEmpty()
-	m.SetName("azlens.az.shift_blocked")
+	m.SetName(contract.MetricAZShiftBlocked)
 	m.SetUnit("1")
 	m.SetDescription("Decisions to shift a zone that a guard blocked, by reason.")
 	sum := m.SetEmptySum()
@@ -345,7 +341,7 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 		dp.Attributes().PutStr("reason", reason)
 	}
 
-	alert := gauge("azlens.region.alert", "", "1 while more than one zone is unhealthy: a regional problem, no shift.")
+	alert := gauge(contract.MetricRegionAlert, "", "1 while more than one zone is unhealthy: a regional problem, no shift.")
 	point(alert, "", b2f(r.Regional)).Attributes().PutStr("kind", "regional")
 	return md
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,65 +18,16 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeClock moves only when the test says so; its tickers fire (dropping
-// ticks when the reader lags, as time.Ticker does) as time passes.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []*fakeTicker
-}
-
-type fakeTicker struct {
-	clock *fakeClock
-	c     chan time.Time
-	every time.Duration
-	next  time.Time
-	done  bool
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTicker(d time.Duration) ticker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTicker{clock: c, c: make(chan time.Time, 1), every: d, next: c.now.Add(d)}
-	c.tickers = append(c.tickers, t)
-	return t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for _, t := range c.tickers {
-		for !t.done && !t.next.After(c.now) {
-			select {
-			case t.c <- t.next:
-			default:
-			}
-			t.next = t.next.Add(t.every)
-		}
-	}
-}
-
-func (t *fakeTicker) C() <-chan time.Time { return t.c }
-
-func (t *fakeTicker) Stop() {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	t.done = true
-}
-
 var (
-	t0    = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// t0 is when every test starts: synctest's bubbles start their fake
+	// clock at midnight UTC, 2000-01-01.
+	t0    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	zones = []string{"use1-az1", "use1-az2", "use1-az4"}
 )
 
@@ -100,7 +50,7 @@ func newFleet() *fleet {
 	f := &fleet{envs: map[string][]*envCounters{}, canary: map[string][2]int64{}, errRate: map[string]float64{}}
 	for _, z := range zones {
 		for i := range 5 {
-			f.envs[z] = append(f.envs[z], &envCounters{id: fmt.Sprintf("%s-%d", z, i), buckets: make([]uint64, len(durationBounds)+1)})
+			f.envs[z] = append(f.envs[z], &envCounters{id: fmt.Sprintf("%s-%d", z, i), buckets: make([]uint64, len(contract.DurationBounds)+1)})
 		}
 	}
 	return f
@@ -126,7 +76,7 @@ func (f *fleet) batch() pmetric.Metrics {
 			res.PutStr(attrRegion, "us-east-1")
 			ms := rm.ScopeMetrics().AppendEmpty().Metrics()
 			m := ms.AppendEmpty()
-			m.SetName(metricInvocations)
+			m.SetName(contract.MetricInvocations)
 			s := m.SetEmptySum()
 			s.SetIsMonotonic(true)
 			s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
@@ -134,17 +84,17 @@ func (f *fleet) batch() pmetric.Metrics {
 				dp := s.DataPoints().AppendEmpty()
 				dp.SetStartTimestamp(start)
 				dp.SetIntValue(v)
-				dp.Attributes().PutStr(attrOutcome, outcome)
+				dp.Attributes().PutStr(contract.AttrOutcome, outcome)
 			}
 			m = ms.AppendEmpty()
-			m.SetName(metricDuration)
+			m.SetName(contract.MetricInvokeDuration)
 			h := m.SetEmptyHistogram()
 			h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 			dp := h.DataPoints().AppendEmpty()
 			dp.SetStartTimestamp(start)
 			dp.SetCount(e.count)
 			dp.SetSum(float64(e.count) * 0.04)
-			dp.ExplicitBounds().FromRaw(durationBounds)
+			dp.ExplicitBounds().FromRaw(contract.DurationBounds)
 			dp.BucketCounts().FromRaw(e.buckets)
 		}
 		c := f.canary[z]
@@ -158,7 +108,7 @@ func (f *fleet) batch() pmetric.Metrics {
 		res.PutStr(attrZone, z)
 		res.PutStr("azlens.canary", "true")
 		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-		m.SetName(metricCanary)
+		m.SetName(contract.MetricCanaryInvocations)
 		s := m.SetEmptySum()
 		s.SetIsMonotonic(true)
 		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
@@ -166,7 +116,7 @@ func (f *fleet) batch() pmetric.Metrics {
 			dp := s.DataPoints().AppendEmpty()
 			dp.SetStartTimestamp(start)
 			dp.SetIntValue(c[i])
-			dp.Attributes().PutStr(attrOutcome, outcome)
+			dp.Attributes().PutStr(contract.AttrOutcome, outcome)
 		}
 	}
 	return md
@@ -174,7 +124,6 @@ func (f *fleet) batch() pmetric.Metrics {
 
 type harness struct {
 	t     *testing.T
-	clock *fakeClock
 	sink  *consumertest.MetricsSink
 	logs  *observer.ObservedLogs
 	proc  *azhealthProcessor
@@ -186,12 +135,12 @@ func newHarness(t *testing.T, cfg *Config, next consumer.Metrics) *harness {
 	core, logs := observer.New(zap.InfoLevel)
 	set := processortest.NewNopSettings(componentType)
 	set.Logger = zap.New(core)
-	h := &harness{t: t, clock: &fakeClock{now: t0}, logs: logs, fleet: newFleet()}
+	h := &harness{t: t, logs: logs, fleet: newFleet()}
 	if next == nil {
 		h.sink = new(consumertest.MetricsSink)
 		next = h.sink
 	}
-	p, err := newProcessor(set, cfg, next, h.clock)
+	p, err := newProcessor(set, cfg, next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +159,14 @@ func (h *harness) step() {
 	if err := h.proc.ConsumeMetrics(context.Background(), md); err != nil && h.sink != nil {
 		h.t.Fatal(err)
 	}
-	h.clock.Advance(10 * time.Second)
+	h.advance(10 * time.Second)
+}
+
+// advance lets d of the bubble's fake time pass (one tick for 10 s: the
+// processor's ticker fires when every goroutine is blocked) and waits until
+// the processor's goroutine is idle again.
+func (h *harness) advance(d time.Duration) {
+	time.Sleep(d)
 	synctest.Wait()
 }
 
@@ -393,19 +349,18 @@ func TestProcessorIgnoresForeignMetrics(t *testing.T) {
 		rm := md.ResourceMetrics().AppendEmpty()
 		rm.Resource().Attributes().PutStr(attrFunction, "f") // no zone
 		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-		m.SetName(metricInvocations)
+		m.SetName(contract.MetricInvocations)
 		m.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(5)
 		rm = md.ResourceMetrics().AppendEmpty()
 		rm.Resource().Attributes().PutStr(attrFunction, "g")
 		rm.Resource().Attributes().PutStr(attrZone, "z")
 		m = rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-		m.SetName(metricInvocations)
+		m.SetName(contract.MetricInvocations)
 		m.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(5) // wrong type
 		if err := h.proc.ConsumeMetrics(context.Background(), md); err != nil {
 			t.Fatal(err)
 		}
-		h.clock.Advance(10 * time.Second)
-		synctest.Wait()
+		h.advance(10 * time.Second)
 		if len(h.sink.AllMetrics()) != 1 {
 			t.Errorf("%d batches downstream, want only the pass-through (no function known)", len(h.sink.AllMetrics()))
 		}
@@ -413,7 +368,7 @@ func TestProcessorIgnoresForeignMetrics(t *testing.T) {
 }
 
 func TestShutdownWithoutStartAndTwice(t *testing.T) {
-	p, err := newProcessor(processortest.NewNopSettings(componentType), createDefaultConfig().(*Config), consumertest.NewNop(), &fakeClock{now: t0})
+	p, err := newProcessor(processortest.NewNopSettings(componentType), createDefaultConfig().(*Config), consumertest.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

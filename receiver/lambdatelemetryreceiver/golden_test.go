@@ -102,7 +102,7 @@ func runGolden(t *testing.T, dir string) {
 				t.Fatal(err)
 			}
 			h.advance(d)
-			h.r.sweep(h.clock, "timeout")
+			h.r.sweep(h.clock.Now(), "timeout")
 		case st.TelemetryFile != "":
 			body, err := os.ReadFile(filepath.Join(dir, st.TelemetryFile))
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/goleak"
 
+	"github.com/azlens/azlens/internal/clock/clocktest"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
 
@@ -23,7 +24,7 @@ type harness struct {
 	traces  *consumertest.TracesSink
 	logs    *consumertest.LogsSink
 	metrics *consumertest.MetricsSink
-	clock   time.Time
+	clock   *clocktest.Clock
 }
 
 func newHarness(t *testing.T, configure func(*Config), opts ...func(*harnessConsumers)) *harness {
@@ -32,7 +33,7 @@ func newHarness(t *testing.T, configure func(*Config), opts ...func(*harnessCons
 		traces:  new(consumertest.TracesSink),
 		logs:    new(consumertest.LogsSink),
 		metrics: new(consumertest.MetricsSink),
-		clock:   time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		clock:   clocktest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	cons := harnessConsumers{traces: h.traces, logs: h.logs, metrics: h.metrics}
 	for _, o := range opts {
@@ -57,7 +58,7 @@ func newHarness(t *testing.T, configure func(*Config), opts ...func(*harnessCons
 		t.Fatal(err)
 	}
 	h.r = tr.(*lambdaReceiver)
-	h.r.now = func() time.Time { return h.clock }
+	h.r.clock = h.clock
 	if err := h.r.Start(ctx, componenttest.NewNopHost()); err != nil {
 		t.Fatal(err)
 	}
@@ -75,4 +76,4 @@ type harnessConsumers struct {
 	metrics consumer.Metrics
 }
 
-func (h *harness) advance(d time.Duration) { h.clock = h.clock.Add(d) }
+func (h *harness) advance(d time.Duration) { h.clock.Advance(d) }

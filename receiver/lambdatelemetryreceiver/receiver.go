@@ -25,15 +25,17 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/azlens/azlens/internal/clock"
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/telemetryevent"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/mapping"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
 
-// Paths served. The agent wire format's version is in its path.
+// Paths served (the contract's). The agent wire format's version is in its path.
 const (
-	AgentBatchPath = "/v1/agent/batch"
-	TelemetryPath  = "/v1/telemetry"
+	AgentBatchPath = contract.AgentBatchPath
+	TelemetryPath  = contract.TelemetryPath
 
 	// retryAfterSeconds is suggested to clients when a consumer is saturated.
 	retryAfterSeconds = "1"
@@ -53,7 +55,7 @@ type lambdaReceiver struct {
 	decoder  telemetryevent.Decoder
 	mapper   *mapping.Mapper
 	resource pcommon.Map
-	now      func() time.Time
+	clock    clock.Clock
 	// forget removes the receiver from the factory's shared map.
 	forget func()
 
@@ -94,7 +96,7 @@ func newReceiver(cfg *Config, set receiver.Settings) (*lambdaReceiver, error) {
 			ScopeVersion:       set.BuildInfo.Version,
 		}),
 		resource: pcommon.NewMap(),
-		now:      time.Now,
+		clock:    clock.Real{},
 		stop:     make(chan struct{}),
 		forget:   func() {},
 	}
@@ -163,14 +165,14 @@ func (r *lambdaReceiver) sweepInterval() time.Duration {
 }
 
 func (r *lambdaReceiver) sweepLoop() {
-	t := time.NewTicker(r.sweepInterval())
+	t := r.clock.NewTicker(r.sweepInterval())
 	defer t.Stop()
 	for {
 		select {
 		case <-r.stop:
 			return
-		case <-t.C:
-			r.sweep(r.now(), "timeout")
+		case <-t.C():
+			r.sweep(r.clock.Now(), "timeout")
 		}
 	}
 }
@@ -231,7 +233,7 @@ func (r *lambdaReceiver) Shutdown(ctx context.Context) error {
 		close(r.stop)
 		r.wg.Wait()
 		if r.server != nil {
-			r.sweep(r.now(), "shutdown")
+			r.sweep(r.clock.Now(), "shutdown")
 		}
 	})
 	return err
@@ -303,7 +305,7 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, agent bool) (
 	if agent {
 		resource = mapping.ResourceFromFields(b.Resource)
 	}
-	out := r.mapper.Apply(resource, b, xxhash.Sum64(body), r.now())
+	out := r.mapper.Apply(resource, b, xxhash.Sum64(body), r.clock.Now())
 	seq, hasSeq := int64(0), false
 	if b.Agent != nil {
 		seq, hasSeq = b.Agent.Seq, b.Agent.HasSeq

@@ -22,7 +22,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/mapping"
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
 
@@ -222,7 +222,7 @@ func invocations(t *testing.T, md pmetric.Metrics) int64 {
 	for i := 0; i < rms.Len(); i++ {
 		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
 		for j := 0; j < ms.Len(); j++ {
-			if ms.At(j).Name() == mapping.MetricInvocations {
+			if ms.At(j).Name() == contract.MetricInvocations {
 				dps := ms.At(j).Sum().DataPoints()
 				for k := 0; k < dps.Len(); k++ {
 					n += dps.At(k).IntValue()
@@ -246,7 +246,7 @@ func TestCorrelationTableFull(t *testing.T) {
 		t.Fatalf("want the oldest invocation emitted, got %d batches", len(td))
 	}
 	sp := td[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
-	if v, ok := sp.Attributes().Get(mapping.AttrIncomplete); !ok || !v.Bool() {
+	if v, ok := sp.Attributes().Get(contract.AttrIncomplete); !ok || !v.Bool() {
 		t.Fatal("evicted invocation not marked azlens.incomplete")
 	}
 	if id, _ := sp.Attributes().Get("faas.invocation_id"); id.Str() != "a" {
@@ -284,12 +284,12 @@ func TestSweepTimeout(t *testing.T) {
 		t.Fatalf("%d %s", code, msg)
 	}
 	h.advance(59 * time.Second)
-	h.r.sweep(h.clock, "timeout")
+	h.r.sweep(h.clock.Now(), "timeout")
 	if h.traces.SpanCount() != 0 {
 		t.Fatal("emitted before the correlation timeout")
 	}
 	h.advance(2 * time.Second)
-	h.r.sweep(h.clock, "timeout")
+	h.r.sweep(h.clock.Now(), "timeout")
 	if h.traces.SpanCount() != 1 {
 		t.Fatal("not emitted after the correlation timeout")
 	}

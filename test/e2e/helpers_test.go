@@ -1,24 +1,23 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -202,42 +201,30 @@ type promSample struct {
 	Value  float64
 }
 
-// promQuery runs an instant query against the real Prometheus server's HTTP API.
+// promQuery runs an instant query against the real Prometheus server, through client_golang's
+// API client, as a dashboard or alerting tool would.
 func promQuery(base, query string) ([]promSample, error) {
-	resp, err := httpClient.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
+	c, err := promapi.NewClient(promapi.Config{Address: base, Client: httpClient})
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	ctx, cancel := context.WithTimeout(context.Background(), httpClient.Timeout)
+	defer cancel()
+	v, _, _, err := promv1.NewAPI(c).Query(ctx, query, time.Now())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("query %q: %w", query, err)
 	}
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("query %q: type %s, want vector", query, v.Type())
 	}
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&r); err != nil {
-		return nil, fmt.Errorf("%d %s: %w", resp.StatusCode, b, err)
-	}
-	if r.Status != "success" || r.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("query %q: status %s, type %s: %s", query, r.Status, r.Data.ResultType, r.Error)
-	}
-	out := make([]promSample, 0, len(r.Data.Result))
-	for _, s := range r.Data.Result {
-		str, _ := s.Value[1].(string)
-		v, err := strconv.ParseFloat(str, 64)
-		if err != nil {
-			return nil, fmt.Errorf("query %q: value %v: %w", query, s.Value, err)
+	out := make([]promSample, 0, len(vec))
+	for _, s := range vec {
+		m := make(map[string]string, len(s.Metric))
+		for k, v := range s.Metric {
+			m[string(k)] = string(v)
 		}
-		out = append(out, promSample{Metric: s.Metric, Value: v})
+		out = append(out, promSample{Metric: m, Value: float64(s.Value)})
 	}
 	return out, nil
 }

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/contract"
 )
 
 // Batch is one accepted request.
@@ -161,7 +163,7 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/agent/batch" {
+	if r.Method != http.MethodPost || r.URL.Path != contract.AgentBatchPath {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}

@@ -11,11 +11,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
 )
-
-// DurationBounds are the explicit bounds of faas.invoke_duration.
-var DurationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}
 
 // Fault is injected into one zone from At (an offset from the start of the
 // run) until Until (zero: to the end).
@@ -158,7 +156,7 @@ func Run(sc Scenario) (Result, error) {
 			id:      fmt.Sprintf("%s-env-%d", z, envSeq),
 			start:   start,
 			phase:   time.Duration(rng.Int64N(int64(sc.ReportInterval/sc.Step))) * sc.Step,
-			buckets: make([]uint64, len(DurationBounds)+1),
+			buckets: make([]uint64, len(contract.DurationBounds)+1),
 		}
 		if sc.EnvLifetime > 0 {
 			e.dies = born + time.Duration(rng.Int64N(int64(2*sc.EnvLifetime)))
@@ -362,6 +360,6 @@ func report(det *detector.Detector, now time.Time, pt *detector.Point, zone stri
 		det.Observe(now, pt)
 	}
 	pt.Kind, pt.Series, pt.Outcome = detector.KindDuration, e.keys[2], ""
-	pt.Count, pt.Sum, pt.Bounds, pt.Buckets = e.count, e.sum, DurationBounds, e.buckets
+	pt.Count, pt.Sum, pt.Bounds, pt.Buckets = e.count, e.sum, contract.DurationBounds, e.buckets
 	det.Observe(now, pt)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/processor/azhealthprocessor/internal/azsim"
 	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
 )
@@ -100,8 +101,8 @@ func BenchmarkB9Tick(b *testing.B) {
 			id := fmt.Sprintf("%s-%d", z, i)
 			mk := func(series string, k detector.Kind, outcome string) detector.Point {
 				return detector.Point{Function: "f", Zone: z, Environment: id, Series: id + series,
-					Kind: k, Outcome: outcome, Start: t0, Bounds: azsim.DurationBounds,
-					Buckets: make([]uint64, len(azsim.DurationBounds)+1)}
+					Kind: k, Outcome: outcome, Start: t0, Bounds: contract.DurationBounds,
+					Buckets: make([]uint64, len(contract.DurationBounds)+1)}
 			}
 			envs = append(envs, &envPoints{
 				ok:  mk("/ok", detector.KindInvocations, "success"),

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/telemetryevent"
 )
 
@@ -73,7 +74,7 @@ func (m *Mapper) addPlatformLog(env *environment, e *telemetryevent.Event, logs 
 	lr.Body().SetStr(e.Record)
 	lr.Attributes().PutStr(AttrType, e.TypeName)
 	switch {
-	case e.Status != "" && e.Status != OutcomeSuccess, e.ErrorType != "":
+	case e.Status != "" && e.Status != contract.OutcomeSuccess, e.ErrorType != "":
 		lr.SetSeverityText("ERROR")
 		lr.SetSeverityNumber(plog.SeverityNumberError)
 	case e.Type == telemetryevent.TypePlatformLogsDropped:

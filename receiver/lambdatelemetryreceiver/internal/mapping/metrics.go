@@ -6,51 +6,29 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/telemetryevent"
 )
 
-// Metric names: a contract with the azhealth processor and the Prometheus
-// rules (see the receiver's README).
-const (
-	MetricInvocations       = "faas.invocations"
-	MetricErrors            = "faas.errors"
-	MetricTimeouts          = "faas.timeouts"
-	MetricColdstarts        = "faas.coldstarts"
-	MetricInvokeDuration    = "faas.invoke_duration"
-	MetricInitDuration      = "faas.init_duration"
-	MetricMemUsage          = "faas.mem_usage"
-	MetricBilledDuration    = "aws.lambda.billed_duration"
-	MetricResponseLatency   = "aws.lambda.response_latency"
-	MetricExtensionOverhead = "aws.lambda.extension_overhead"
-	MetricProducedBytes     = "aws.lambda.produced_bytes"
-	MetricDroppedRecords    = "aws.lambda.telemetry.dropped_records"
-	// MetricAgentPrefix prefixes the agent's own counters.
-	MetricAgentPrefix = "azlens.agent."
-
-	// AttrOutcome is the attribute of faas.invocations.
-	AttrOutcome = "outcome"
-)
-
-var outcomes = [...]string{OutcomeSuccess, OutcomeError, OutcomeTimeout, OutcomeFailure}
+var outcomes = [...]string{contract.OutcomeSuccess, contract.OutcomeError, contract.OutcomeTimeout, contract.OutcomeFailure}
 
 func outcomeIndex(status string) int {
 	switch status {
-	case OutcomeSuccess:
+	case contract.OutcomeSuccess:
 		return 0
-	case OutcomeTimeout:
+	case contract.OutcomeTimeout:
 		return 2
-	case OutcomeFailure:
+	case contract.OutcomeFailure:
 		return 3
 	}
 	// Any other status is an error: the Telemetry API documents four values.
 	return 1
 }
 
-// Bucket bounds. Durations use the contract's bounds (seconds); memory uses
+// Bucket bounds. Durations use contract.DurationBounds (seconds); memory uses
 // powers of two from 32 MiB to Lambda's 10,240 MB maximum.
 var (
-	durationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}
-	memoryBounds   = []float64{32 << 20, 64 << 20, 128 << 20, 256 << 20, 512 << 20, 1 << 30, 2 << 30, 4 << 30, 8 << 30, 10240 << 20}
+	memoryBounds = []float64{32 << 20, 64 << 20, 128 << 20, 256 << 20, 512 << 20, 1 << 30, 2 << 30, 4 << 30, 8 << 30, 10240 << 20}
 )
 
 type histogram struct {
@@ -92,12 +70,12 @@ type envMetrics struct {
 }
 
 func (mt *envMetrics) init() {
-	mt.invokeDuration = newHistogram(durationBounds)
-	mt.initDuration = newHistogram(durationBounds)
+	mt.invokeDuration = newHistogram(contract.DurationBounds)
+	mt.initDuration = newHistogram(contract.DurationBounds)
 	mt.memUsage = newHistogram(memoryBounds)
-	mt.billedDuration = newHistogram(durationBounds)
-	mt.responseLatency = newHistogram(durationBounds)
-	mt.extensionOverhead = newHistogram(durationBounds)
+	mt.billedDuration = newHistogram(contract.DurationBounds)
+	mt.responseLatency = newHistogram(contract.DurationBounds)
+	mt.extensionOverhead = newHistogram(contract.DurationBounds)
 }
 
 type agentState struct {
@@ -122,7 +100,7 @@ func (env *environment) updateAgent(a *telemetryevent.Agent, now time.Time) {
 	}
 	st.counters = st.counters[:0]
 	for _, c := range a.Counters {
-		st.counters = append(st.counters, telemetryevent.Counter{Key: MetricAgentPrefix + c.Key, Value: c.Value})
+		st.counters = append(st.counters, telemetryevent.Counter{Key: contract.MetricAgentPrefix + c.Key, Value: c.Value})
 	}
 }
 
@@ -155,19 +133,19 @@ func (m *Mapper) emitMetrics(env *environment, now time.Time, out *Output) {
 		return dp
 	}
 
-	dps := sum(MetricInvocations, "{invocation}", "Invocations of the function in this execution environment, by outcome.")
+	dps := sum(contract.MetricInvocations, "{invocation}", "Invocations of the function in this execution environment, by outcome.")
 	var errs uint64
 	// Sorted by outcome, the order golden files and exporters normalise to.
-	for _, o := range []string{OutcomeError, OutcomeFailure, OutcomeSuccess, OutcomeTimeout} {
+	for _, o := range []string{contract.OutcomeError, contract.OutcomeFailure, contract.OutcomeSuccess, contract.OutcomeTimeout} {
 		i := outcomeIndex(o)
-		intPoint(dps, mt.invocations[i]).Attributes().PutStr(AttrOutcome, o)
+		intPoint(dps, mt.invocations[i]).Attributes().PutStr(contract.AttrOutcome, o)
 		if i > 0 {
 			errs += mt.invocations[i]
 		}
 	}
-	intPoint(sum(MetricErrors, "{invocation}", "Invocations that did not succeed (error, timeout or failure)."), errs)
-	intPoint(sum(MetricTimeouts, "{invocation}", "Invocations that timed out."), mt.invocations[2])
-	intPoint(sum(MetricColdstarts, "{coldstart}", "Invocations that were the first after an init or restore."), mt.coldstarts)
+	intPoint(sum(contract.MetricErrors, "{invocation}", "Invocations that did not succeed (error, timeout or failure)."), errs)
+	intPoint(sum(contract.MetricTimeouts, "{invocation}", "Invocations that timed out."), mt.invocations[2])
+	intPoint(sum(contract.MetricColdstarts, "{coldstart}", "Invocations that were the first after an init or restore."), mt.coldstarts)
 
 	hist := func(name, unit, desc string, h *histogram) {
 		mm := ms.AppendEmpty()
@@ -188,15 +166,15 @@ func (m *Mapper) emitMetrics(env *environment, now time.Time, out *Output) {
 		dp.ExplicitBounds().FromRaw(h.bounds)
 		dp.BucketCounts().FromRaw(h.counts)
 	}
-	hist(MetricInvokeDuration, "s", "Duration of invocations (platform.report durationMs).", &mt.invokeDuration)
-	hist(MetricInitDuration, "s", "Duration of init phases (platform.initReport durationMs).", &mt.initDuration)
-	hist(MetricMemUsage, "By", "Maximum memory used per invocation.", &mt.memUsage)
-	hist(MetricBilledDuration, "s", "Billed duration of invocations.", &mt.billedDuration)
-	hist(MetricResponseLatency, "s", "Time from the invoke hand-off until the runtime began sending its response.", &mt.responseLatency)
-	hist(MetricExtensionOverhead, "s", "Time extensions added after the runtime finished (report minus runtimeDone duration).", &mt.extensionOverhead)
+	hist(contract.MetricInvokeDuration, "s", "Duration of invocations (platform.report durationMs).", &mt.invokeDuration)
+	hist(contract.MetricInitDuration, "s", "Duration of init phases (platform.initReport durationMs).", &mt.initDuration)
+	hist(contract.MetricMemUsage, "By", "Maximum memory used per invocation.", &mt.memUsage)
+	hist(contract.MetricBilledDuration, "s", "Billed duration of invocations.", &mt.billedDuration)
+	hist(contract.MetricResponseLatency, "s", "Time from the invoke hand-off until the runtime began sending its response.", &mt.responseLatency)
+	hist(contract.MetricExtensionOverhead, "s", "Time extensions added after the runtime finished (report minus runtimeDone duration).", &mt.extensionOverhead)
 
-	intPoint(sum(MetricProducedBytes, "By", "Bytes of responses produced by the function."), uint64(mt.producedBytes))
-	intPoint(sum(MetricDroppedRecords, "{record}", "Telemetry records Lambda dropped (platform.logsDropped)."), uint64(mt.droppedRecords))
+	intPoint(sum(contract.MetricProducedBytes, "By", "Bytes of responses produced by the function."), uint64(mt.producedBytes))
+	intPoint(sum(contract.MetricDroppedRecords, "{record}", "Telemetry records Lambda dropped (platform.logsDropped)."), uint64(mt.droppedRecords))
 
 	if a := env.agent; a != nil {
 		for _, c := range a.counters {

@@ -7,13 +7,13 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/telemetryevent"
 )
 
 // Attribute names of docs/otel-mapping.md that OTel semantic conventions do
 // not define.
 const (
-	AttrIncomplete         = "azlens.incomplete"
 	AttrBilledDurationMs   = "aws.lambda.billed_duration_ms"
 	AttrMaxMemoryUsedMB    = "aws.lambda.max_memory_used_mb"
 	AttrProducedBytes      = "aws.lambda.produced_bytes"
@@ -25,14 +25,6 @@ const (
 	AttrType               = "type"
 
 	spanExtensionOverhead = "extensionOverhead"
-)
-
-// Outcomes of an invocation, the values of the `outcome` metric attribute.
-const (
-	OutcomeSuccess = "success"
-	OutcomeError   = "error"
-	OutcomeTimeout = "timeout"
-	OutcomeFailure = "failure"
 )
 
 func ms(d float64) time.Duration { return time.Duration(d * float64(time.Millisecond)) }
@@ -65,7 +57,7 @@ func (inv *invocation) outcome() (string, string) {
 		}
 	}
 	if inv.report != nil || inv.runtimeDone != nil {
-		return OutcomeSuccess, ""
+		return contract.OutcomeSuccess, ""
 	}
 	return "", ""
 }
@@ -131,7 +123,7 @@ func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 	if status != "" {
 		a.PutStr(AttrStatus, status)
 	}
-	if status != "" && status != OutcomeSuccess {
+	if status != "" && status != contract.OutcomeSuccess {
 		sp.Status().SetCode(ptrace.StatusCodeError)
 		et := errorType
 		if et == "" {
@@ -158,7 +150,7 @@ func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 		putNumber(a, AttrProducedBytes, rd.Metrics.ProducedBytes)
 	}
 	if incomplete {
-		a.PutBool(AttrIncomplete, true)
+		a.PutBool(contract.AttrIncomplete, true)
 	}
 
 	var responseLatency float64
@@ -300,7 +292,7 @@ func (m *Mapper) emitPhase(env *environment, p *phase, out *Output) {
 	if status != "" {
 		a.PutStr(AttrStatus, status)
 	}
-	if status != "" && status != OutcomeSuccess {
+	if status != "" && status != contract.OutcomeSuccess {
 		if errorType == "" {
 			errorType = status
 		}
@@ -309,7 +301,7 @@ func (m *Mapper) emitPhase(env *environment, p *phase, out *Output) {
 		a.PutStr(string(semconv.ErrorTypeKey), errorType)
 	}
 	if incomplete {
-		a.PutBool(AttrIncomplete, true)
+		a.PutBool(contract.AttrIncomplete, true)
 	}
 	for _, e := range []*telemetryevent.Event{p.runtimeDone, p.report} {
 		if e == nil {
