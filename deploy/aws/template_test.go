@@ -342,14 +342,24 @@ func TestFunctionEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AllowedPattern %q: %v", pattern.Value, err)
 	}
+	// The template's own CollectorInsecure parameter is what lets plain http to a VPC address through.
+	if !isRef(get(vars, "AZLENS_COLLECTOR_INSECURE"), "CollectorInsecure") {
+		t.Errorf("%s: AZLENS_COLLECTOR_INSECURE must be !Ref CollectorInsecure", id)
+	}
+	if d := path(root, "Parameters", "CollectorInsecure", "Default"); d == nil || d.Value != "false" {
+		t.Error("CollectorInsecure must default to false")
+	}
 	for _, v := range []string{"https://azlens-collector.example.com", "http://10.0.1.20:4319", "https://c.example.com/azlens"} {
 		if !re.MatchString(v) {
 			t.Errorf("AllowedPattern rejects %q", v)
 		}
-		cfg, err := config.Load(envOf(map[string]string{"AZLENS_COLLECTOR_ENDPOINT": v}))
+		cfg, err := config.Load(envOf(map[string]string{"AZLENS_COLLECTOR_ENDPOINT": v, "AZLENS_COLLECTOR_INSECURE": "true"}))
 		if err != nil || cfg.CollectorEndpoint != v {
 			t.Errorf("agent with AZLENS_COLLECTOR_ENDPOINT=%q: endpoint %q, %v", v, cfg.CollectorEndpoint, err)
 		}
+	}
+	if _, err := config.Load(envOf(map[string]string{"AZLENS_COLLECTOR_ENDPOINT": "http://10.0.1.20:4319"})); err == nil {
+		t.Error("agent accepts plain http to a VPC address although CollectorInsecure defaults to false")
 	}
 	for _, v := range []string{"azlens-collector.example.com:4319", "ftp://c.example.com", "https://c.example.com/?x=1", "https://"} {
 		if re.MatchString(v) {

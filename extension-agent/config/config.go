@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ type Config struct {
 	CAFile string
 	// InsecureSkipVerify disables TLS certificate verification (tests, private CAs).
 	InsecureSkipVerify bool
+	// Insecure allows a plain http:// endpoint on a host other than loopback. Off by default: the
+	// batches carry the function's logs, and a bearer token would cross the network in clear.
+	Insecure bool
 
 	// TelemetryTypes are the Telemetry API event types subscribed to.
 	TelemetryTypes []string
@@ -94,6 +98,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CollectorTimeout:   p.millis("AZLENS_COLLECTOR_TIMEOUT_MS", 2000, 10, 60000),
 		CAFile:             getenv("AZLENS_COLLECTOR_CA_FILE"),
 		InsecureSkipVerify: p.boolean("AZLENS_COLLECTOR_INSECURE_SKIP_VERIFY", false),
+		Insecure:           p.boolean("AZLENS_COLLECTOR_INSECURE", false),
 
 		TelemetryTypes:    p.types("AZLENS_TELEMETRY_TYPES"),
 		TelemetryMaxItems: p.integer("AZLENS_TELEMETRY_MAX_ITEMS", 1000, 1000, 10000),
@@ -126,6 +131,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RetryMax < c.RetryInitial {
 		c.RetryMax = c.RetryInitial
 	}
+	if c.CollectorEndpoint != "" && !c.Insecure && !secureEndpoint(c.CollectorEndpoint) {
+		p.fail("AZLENS_COLLECTOR_ENDPOINT", "is plain http:// to a host that is not loopback (%s): use https:// or set AZLENS_COLLECTOR_INSECURE=true", c.CollectorEndpoint)
+	}
 	if c.SpoolLimitBytes > 0 && c.SpoolDir == "" {
 		p.fail("AZLENS_SPOOL_DIR", "must not be empty while AZLENS_SPOOL_LIMIT_BYTES is not 0")
 	}
@@ -141,6 +149,26 @@ func (c Config) SubscribesPlatform() bool {
 		}
 	}
 	return false
+}
+
+// secureEndpoint reports whether batches to endpoint stay private: https, or http to a loopback
+// host (the collector beside the function, or the emulator's). sandbox.localdomain is the
+// execution environment's own loopback on Lambda.
+func secureEndpoint(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	switch host := strings.ToLower(u.Hostname()); host {
+	case "localhost", "sandbox.localdomain", "sandbox":
+		return true
+	default:
+		ip := net.ParseIP(host)
+		return ip != nil && ip.IsLoopback()
+	}
 }
 
 type parser struct {

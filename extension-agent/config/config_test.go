@@ -100,3 +100,29 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestPlainHTTPOnlyToLoopback: batches carry the function's logs and the bearer token, so plain
+// http is allowed only to the collector beside the function unless the user opts in.
+func TestPlainHTTPOnlyToLoopback(t *testing.T) {
+	for _, ok := range []string{
+		"http://127.0.0.1:4319", "http://127.3.2.1:4319", "http://localhost:4319", "http://[::1]:4319",
+		"http://sandbox.localdomain:4319", "https://10.0.1.20:4319", "https://collector.example.com",
+	} {
+		if _, err := Load(env(map[string]string{"AZLENS_COLLECTOR_ENDPOINT": ok})); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"http://10.0.1.20:4319", "http://collector.example.com", "http://0.0.0.0:4319", "http://[2001:db8::1]:4319"} {
+		_, err := Load(env(map[string]string{"AZLENS_COLLECTOR_ENDPOINT": bad}))
+		if err == nil || !strings.Contains(err.Error(), "AZLENS_COLLECTOR_ENDPOINT") || !strings.Contains(err.Error(), "AZLENS_COLLECTOR_INSECURE=true") {
+			t.Errorf("%s: want an error naming the endpoint and the opt-in, got %v", bad, err)
+		}
+		c, err := Load(env(map[string]string{"AZLENS_COLLECTOR_ENDPOINT": bad, "AZLENS_COLLECTOR_INSECURE": "true"}))
+		if err != nil || c.CollectorEndpoint != bad || !c.Insecure {
+			t.Errorf("%s with AZLENS_COLLECTOR_INSECURE=true: %+v, %v", bad, c, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{"AZLENS_COLLECTOR_INSECURE": "perhaps"})); err == nil || !strings.Contains(err.Error(), "AZLENS_COLLECTOR_INSECURE") {
+		t.Errorf("a bad AZLENS_COLLECTOR_INSECURE must name itself: %v", err)
+	}
+}
