@@ -2,6 +2,9 @@ package lambdatelemetryreceiver
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -40,8 +43,28 @@ type Config struct {
 	// bounds them).
 	EnvironmentIdleTimeout time.Duration `mapstructure:"environment_idle_timeout"`
 
+	// InsecureAllowUnauthenticated lets the receiver listen on an address other than loopback
+	// without an authenticator (`auth:`). False (the default) refuses to start that way: batches
+	// carry functions' logs, and an open ingestion endpoint lets anyone write metrics that move
+	// zonal shifts. Set it only behind something that authenticates for you.
+	InsecureAllowUnauthenticated bool `mapstructure:"insecure_allow_unauthenticated"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// loopbackEndpoint reports whether a listen address only accepts connections from this host:
+// localhost or a loopback IP. An empty host (":4319") and 0.0.0.0 listen everywhere.
+func loopbackEndpoint(endpoint string) bool {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		host = endpoint
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Validate checks the receiver configuration.
@@ -49,6 +72,8 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.NetAddr.Endpoint == "" {
 		errs = append(errs, errors.New("endpoint must not be empty"))
+	} else if !cfg.Auth.HasValue() && !cfg.InsecureAllowUnauthenticated && !loopbackEndpoint(cfg.NetAddr.Endpoint) {
+		errs = append(errs, fmt.Errorf("endpoint %q is not loopback and no auth is configured: add auth (e.g. bearertokenauth) or set insecure_allow_unauthenticated: true", cfg.NetAddr.Endpoint))
 	}
 	if cfg.CorrelationTimeout <= 0 {
 		errs = append(errs, errors.New("correlation_timeout must be positive"))

@@ -9,6 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
@@ -28,6 +31,10 @@ func TestLoadConfig(t *testing.T) {
 	custom.MaxPendingInvocations = 500
 	custom.MaxEnvironments = 200
 	custom.EnvironmentIdleTimeout = 0
+	custom.InsecureAllowUnauthenticated = true
+	authenticated := createDefaultConfig().(*Config)
+	authenticated.NetAddr.Endpoint = "0.0.0.0:4319"
+	authenticated.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")}})
 
 	tests := []struct {
 		id      component.ID
@@ -39,6 +46,9 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "zero_timeout"), wantErr: "correlation_timeout must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "bad_limits"), wantErr: "max_pending_invocations must be positive\nmax_environments must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "short_idle"), wantErr: "environment_idle_timeout must be zero or at least correlation_timeout"},
+		{id: component.NewIDWithName(metadata.Type, "open"), wantErr: `endpoint "0.0.0.0:4319" is not loopback and no auth is configured: add auth (e.g. bearertokenauth) or set insecure_allow_unauthenticated: true`},
+		{id: component.NewIDWithName(metadata.Type, "open_any_host"), wantErr: `endpoint ":4319" is not loopback`},
+		{id: component.NewIDWithName(metadata.Type, "authenticated"), want: authenticated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
