@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke bench layer collector clean
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long bench layer collector clean
 
 all: build
 
@@ -52,13 +52,13 @@ test: test-deps fmt-check vet
 # Runs every Fuzz target briefly (CI extra). Targets are found by name, so no package is built
 # just to list them.
 fuzz-smoke:
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
-	  dir=$$(dirname $$f); \
-	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
-	    echo "fuzz $$dir $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$dir; \
-	  done; \
-	done
+	@scripts/fuzz-all.sh $(FUZZTIME)
+
+# Runs every Fuzz target for FUZZEXECS executions each (default one million; -fuzztime Nx counts
+# executions, not seconds), so the figure holds on a slow or a fast machine alike.
+FUZZEXECS ?= 1000000
+fuzz-long:
+	@scripts/fuzz-all.sh $(FUZZEXECS)x
 
 # The documented suite (bench/README.md): table with targets, JSON in bench/results.json.
 # BENCHFLAGS=-quick for a smoke run, BENCHFLAGS='-filter B1,B9' for some entries.
