@@ -45,11 +45,9 @@ func newLokiExporter(cfg *Config, set component.TelemetrySettings) (*lokiExporte
 	if err != nil {
 		return nil, err
 	}
-	rejected, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(rejectedMetric,
-		metric.WithUnit("{record}"),
-		metric.WithDescription("Log records Loki rejected with a non-retryable status; they are dropped, not retried."))
+	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", rejectedMetric, err)
+		return nil, fmt.Errorf("create self-metrics: %w", err)
 	}
 	return &lokiExporter{
 		cfg:      cfg,
@@ -57,7 +55,7 @@ func newLokiExporter(cfg *Config, set component.TelemetrySettings) (*lokiExporte
 		pushURL:  pushURL,
 		enc:      newEncoder(cfg, time.Now),
 		now:      time.Now,
-		rejected: rejected,
+		rejected: tb.LokiexporterRejectedLogRecords,
 	}, nil
 }
 

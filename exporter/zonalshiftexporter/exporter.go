@@ -78,24 +78,16 @@ func newShiftExporter(cfg *Config, set component.TelemetrySettings, now func() t
 	if err != nil {
 		return nil, err
 	}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
 	e := &shiftExporter{
 		cfg: cfg, settings: set, now: now, expiresIn: exp,
 		held: map[string]heldShift{}, latest: map[string]time.Time{}, clear: map[string]bool{},
 		logged: map[string]bool{},
 	}
-	if e.actions, err = meter.Int64Counter(actionsMetric, metric.WithUnit("{call}"),
-		metric.WithDescription("Zonal shift API writes made, by action: start, renew, failback_weight, cancel.")); err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", actionsMetric, err)
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, fmt.Errorf("create self-metrics: %w", err)
 	}
-	if e.skipped, err = meter.Int64Counter(skippedMetric, metric.WithUnit("{decision}"),
-		metric.WithDescription("Evacuation decisions not enacted, by reason: blocked_by_manual, blocked_by_other_shift, conflicting_zones, stale, rejected.")); err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", skippedMetric, err)
-	}
-	if e.dropped, err = meter.Int64Counter(droppedMetric, metric.WithUnit("{datapoint}"),
-		metric.WithDescription("azlens.az.* data points ignored, by reason: no_function, no_zone, bad_value.")); err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", droppedMetric, err)
-	}
+	e.actions, e.skipped, e.dropped = tb.ZonalshiftexporterActions, tb.ZonalshiftexporterSkippedDecisions, tb.ZonalshiftexporterDroppedDataPoints
 	return e, nil
 }
 
