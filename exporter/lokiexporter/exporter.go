@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/azlens/azlens/exporter/lokiexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // rejectedMetric counts records Loki refused for good; exporterhelper's
@@ -30,7 +30,7 @@ type lokiExporter struct {
 	settings component.TelemetrySettings
 	pushURL  string
 	enc      *encoder
-	now      func() time.Time
+	clock    clock.Clock
 
 	rejected metric.Int64Counter
 	// loggedRejection makes the first rejection a warning with Loki's reason
@@ -53,8 +53,8 @@ func newLokiExporter(cfg *Config, set component.TelemetrySettings) (*lokiExporte
 		cfg:      cfg,
 		settings: set,
 		pushURL:  pushURL,
-		enc:      newEncoder(cfg, time.Now),
-		now:      time.Now,
+		enc:      newEncoder(cfg, clock.Real{}),
+		clock:    clock.Real{},
 		rejected: tb.LokiexporterRejectedLogRecords,
 	}, nil
 }
@@ -117,7 +117,7 @@ func (e *lokiExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBody))
 	_ = resp.Body.Close()
 
-	err = classifyResponse(resp.StatusCode, resp.Header, errBody, e.now())
+	err = classifyResponse(resp.StatusCode, resp.Header, errBody, e.clock.Now())
 	if err != nil && consumererror.IsPermanent(err) {
 		e.rejected.Add(ctx, int64(count), metric.WithAttributes(
 			attribute.Int("http.response.status_code", resp.StatusCode)))
