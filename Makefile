@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long bench layer collector clean
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long bench layer collector clean generate generate-check
 
 all: build
 
@@ -30,6 +30,17 @@ layer:
 # Regenerates cmd/azlens-collector from builder-config.yaml with the pinned builder, then builds it.
 collector:
 	cmd/azlens-collector/generate.sh
+
+# Regenerates every component's internal/metadata, generated tests, documentation.md and README
+# status block from its metadata.yaml with the pinned mdatagen (internal/tools).
+COMPONENTS := receiver/lambdatelemetryreceiver processor/azhealthprocessor exporter/lokiexporter exporter/zonalshiftexporter
+generate:
+	@set -e; for c in $(COMPONENTS); do (cd internal/tools && $(GO) tool mdatagen $(CURDIR)/$$c/metadata.yaml); done
+
+# CI: the generated files in the tree are what metadata.yaml generates.
+generate-check: generate
+	@out=$$(git status --porcelain -- $(COMPONENTS)); \
+	if [ -n "$$out" ]; then echo "make generate changed (commit its output):"; echo "$$out"; exit 1; fi
 
 # The main job: a region of 3 zones running the sample function under steady load.
 up: build

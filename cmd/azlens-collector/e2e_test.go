@@ -1,36 +1,20 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/collector/receiver/otlpreceiver"
-	"go.opentelemetry.io/collector/receiver/receivertest"
+	"github.com/azlens/azlens/internal/e2etest"
 )
-
-// e2eTimeout bounds every wait of the end-to-end test; the test waits on
-// events (log lines, sink notifications), never a fixed sleep.
-const e2eTimeout = 2 * time.Minute
 
 // TestEndToEnd runs the real azlens-collector binary: agent batches go in
 // over HTTP, spans come out over OTLP/gRPC to an in-test OTLP receiver (the
@@ -40,12 +24,14 @@ const e2eTimeout = 2 * time.Minute
 // Later stages plug in here: a real Prometheus server scraping promAddr,
 // and the emulator + azlens-agent posting instead of postBatch.
 func TestEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	// Bounds only a hang: every wait below is on the thing itself (the collector's ready line,
+	// the sink's next batch, the exporter's registry).
+	ctx, cancel := context.WithTimeout(context.Background(), e2etest.WaitLimit)
 	defer cancel()
 
 	bin := collectorBinary(t)
-	sink := startOTLPSink(t)
-	receiverAddr, promAddr := freeAddr(t), freeAddr(t)
+	sink := e2etest.OTLPSink(t)
+	receiverAddr, promAddr := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
 
 	cfg := fmt.Sprintf(`
 receivers:
@@ -76,8 +62,8 @@ service:
       receivers: [lambdatelemetry]
       processors: [batch]
       exporters: [prometheus, otlp_grpc]
-`, receiverAddr, sink.addr, promAddr)
-	proc := startCollector(ctx, t, bin, cfg)
+`, receiverAddr, sink.Addr, promAddr)
+	proc := e2etest.StartCollector(t, bin, cfg)
 
 	events, err := os.ReadFile(filepath.Join("..", "..", "internal", "telemetryevent", "testdata", "aws-samples.json"))
 	if err != nil {
@@ -89,7 +75,10 @@ service:
 	postBatch(ctx, t, "http://"+receiverAddr+"/v1/agent/batch", body)
 
 	// Spans: invocation + 2 runtimeDone spans + extensionOverhead + init.
-	td := sink.waitTraces(ctx, t, 5)
+	sink.Wait(t, "5 spans", func() (bool, string) {
+		return sink.SpanCount() >= 5, fmt.Sprintf("%d spans", sink.SpanCount())
+	})
+	td := sink.Traces.AllTraces()
 	var names []string
 	for _, d := range td {
 		rss := d.ResourceSpans()
@@ -111,7 +100,10 @@ service:
 
 	// Metrics reached the OTLP sink through the same pipeline as the
 	// Prometheus exporter; scrape until the exporter shows them too.
-	sink.waitMetrics(ctx, t)
+	sink.Wait(t, "metrics", func() (bool, string) {
+		n := sink.Metrics.DataPointCount()
+		return n > 0, fmt.Sprintf("%d data points", n)
+	})
 	exposition := scrapeUntil(ctx, t, "http://"+promAddr+"/metrics", `faas_invocations_total{`)
 	for _, want := range []string{
 		`faas_invocations_total{`,
@@ -146,7 +138,7 @@ service:
 	if t.Failed() || testing.Verbose() {
 		t.Logf("metric families exposed:\n%s", families(exposition))
 	}
-	proc.stop(t)
+	proc.Stop(t)
 }
 
 // TestDeployConfigValid: the shipped deploy/collector/config.yaml is
@@ -159,210 +151,14 @@ func TestDeployConfigValid(t *testing.T) {
 	}
 }
 
-// collectorBinary builds the distribution from this package once per test
-// run (the same code `make collector` builds), or uses AZLENS_COLLECTOR_BIN
-// when set.
+// collectorBinary is the distribution TestMain built from this package (the same code `make
+// collector` builds), or AZLENS_COLLECTOR_BIN when set.
 func collectorBinary(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("AZLENS_COLLECTOR_BIN"); bin != "" {
 		return bin
 	}
-	build.once.Do(func() {
-		build.path = filepath.Join(testDir, "azlens-collector")
-		cmd := exec.Command("go", "build", "-o", build.path, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("build collector: %w\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.path
-}
-
-var build struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// otlpSink is an in-process OTLP/gRPC receiver (upstream otlpreceiver) that
-// signals a channel whenever it receives something.
-type otlpSink struct {
-	addr    string
-	traces  *consumertest.TracesSink
-	metrics *consumertest.MetricsSink
-	got     chan struct{}
-}
-
-type notifyingTraces struct {
-	*consumertest.TracesSink
-	got chan struct{}
-}
-
-func (n notifyingTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	err := n.TracesSink.ConsumeTraces(ctx, td)
-	select {
-	case n.got <- struct{}{}:
-	default:
-	}
-	return err
-}
-
-type notifyingMetrics struct {
-	*consumertest.MetricsSink
-	got chan struct{}
-}
-
-func (n notifyingMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
-	err := n.MetricsSink.ConsumeMetrics(ctx, md)
-	select {
-	case n.got <- struct{}{}:
-	default:
-	}
-	return err
-}
-
-func startOTLPSink(t *testing.T) *otlpSink {
-	t.Helper()
-	s := &otlpSink{addr: freeAddr(t), traces: new(consumertest.TracesSink), metrics: new(consumertest.MetricsSink), got: make(chan struct{}, 1)}
-	f := otlpreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig()
-	if err := confmap.NewFromStringMap(map[string]any{
-		"protocols": map[string]any{"grpc": map[string]any{"endpoint": s.addr}},
-	}).Unmarshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	set := receivertest.NewNopSettings(f.Type())
-	tr, err := f.CreateTraces(context.Background(), set, cfg, notifyingTraces{s.traces, s.got})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mr receiver.Metrics
-	if mr, err = f.CreateMetrics(context.Background(), set, cfg, notifyingMetrics{s.metrics, s.got}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	if err := mr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tr.Shutdown(context.Background())
-		_ = mr.Shutdown(context.Background())
-	})
-	return s
-}
-
-func (s *otlpSink) waitTraces(ctx context.Context, t *testing.T, spans int) []ptrace.Traces {
-	t.Helper()
-	for s.traces.SpanCount() < spans {
-		select {
-		case <-s.got:
-		case <-ctx.Done():
-			t.Fatalf("got %d spans, want %d: %v", s.traces.SpanCount(), spans, ctx.Err())
-		}
-	}
-	return s.traces.AllTraces()
-}
-
-func (s *otlpSink) waitMetrics(ctx context.Context, t *testing.T) {
-	t.Helper()
-	for s.metrics.DataPointCount() == 0 {
-		select {
-		case <-s.got:
-		case <-ctx.Done():
-			t.Fatalf("no metrics received: %v", ctx.Err())
-		}
-	}
-}
-
-type collectorProcess struct {
-	cmd    *exec.Cmd
-	exited chan error
-	mu     sync.Mutex
-	log    bytes.Buffer
-}
-
-// startCollector runs the binary and returns once it logs that it is ready.
-func startCollector(ctx context.Context, t *testing.T, bin, config string) *collectorProcess {
-	t.Helper()
-	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &collectorProcess{cmd: exec.Command(bin, "--config", cfgPath), exited: make(chan error, 1)}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	var once sync.Once
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if strings.Contains(sc.Text(), "Everything is ready") {
-				once.Do(func() { close(ready) })
-			}
-		}
-		p.exited <- p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("collector log:\n%s", p.log.String())
-			p.mu.Unlock()
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-p.exited:
-		p.exited <- err
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		t.Fatalf("collector exited before ready: %v\n%s", err, p.log.String())
-	case <-ctx.Done():
-		t.Fatalf("collector not ready: %v", ctx.Err())
-	}
-	return p
-}
-
-// stop sends SIGTERM and requires a clean exit.
-func (p *collectorProcess) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Errorf("collector exit: %v", err)
-		}
-	case <-time.After(e2eTimeout):
-		t.Fatal("collector did not stop on SIGTERM")
-	}
+	return builtCollector
 }
 
 func postBatch(ctx context.Context, t *testing.T, url, body string) {

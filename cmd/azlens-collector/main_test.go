@@ -1,29 +1,23 @@
 package main
 
 import (
-	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/azlens/azlens/internal/testbin"
 )
 
-// testDir holds the collector binary the tests build once.
-var testDir string
+// builtCollector is the collector binary TestMain builds once, before any test runs, so no
+// test's deadline includes a build a busy machine can stretch to minutes.
+var builtCollector string
 
 func TestMain(m *testing.M) {
-	var err error
-	if testDir, err = os.MkdirTemp("", "azlens-collector-test"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(testDir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
+	os.Exit(testbin.Main(m, "azlens-collector-test-", func(dir string) error {
+		if os.Getenv("AZLENS_COLLECTOR_BIN") != "" {
+			return nil
 		}
-	}
-	os.Exit(code)
+		builtCollector = filepath.Join(dir, "azlens-collector")
+		return testbin.Build("-o", builtCollector, "github.com/azlens/azlens/cmd/azlens-collector")
+	}))
 }

@@ -6,10 +6,10 @@ package emulatortest
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
+
+	"github.com/azlens/azlens/internal/testbin"
 )
 
 // BuildFunction builds the test function into dir and returns the path of its "bootstrap".
@@ -36,15 +36,8 @@ func build(what, out string) (string, error) {
 		return "", fmt.Errorf("build %s: cannot locate emulator sources", what)
 	}
 	src := filepath.Join(filepath.Dir(file), "..", "testdata", what)
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
-	}
-	cmd := exec.Command(gobin, "build", "-o", out, ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %w\n%s", what, err, b)
+	if err := testbin.Build("-o", out, src); err != nil {
+		return "", fmt.Errorf("build %s: %w", what, err)
 	}
 	return out, nil
 }

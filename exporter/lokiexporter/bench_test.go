@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // benchLogs is one collector batch as the receiver makes it: functions in
@@ -52,7 +54,7 @@ func benchLogs(records int) plog.Logs {
 func BenchmarkPushEncoding(b *testing.B) {
 	const records = 1200
 	ld := benchLogs(records)
-	enc := newEncoder(createDefaultConfig().(*Config), time.Now)
+	enc := newEncoder(createDefaultConfig().(*Config), clock.Real{})
 	built, count := enc.encode(ld)
 	if count != records {
 		b.Fatalf("encoded %d entries, want %d", count, records)

@@ -15,6 +15,8 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/azlens/azlens/internal/clock"
 )
 
 const (
@@ -64,19 +66,19 @@ type encoder struct {
 	metadata       []metadataSlot // sorted by key for a stable entry layout
 	metadataKeys   map[string]struct{}
 	allRecordAttrs bool
-	now            func() time.Time
+	clock          clock.Clock
 
 	// bufs recycles protobuf marshal buffers; snappy output is not pooled
 	// because the HTTP transport may still read the body after Do returns.
 	bufs sync.Pool
 }
 
-func newEncoder(cfg *Config, now func() time.Time) *encoder {
+func newEncoder(cfg *Config, clk clock.Clock) *encoder {
 	e := &encoder{
 		labelKeys:      map[string]struct{}{},
 		metadataKeys:   map[string]struct{}{},
 		allRecordAttrs: cfg.StructuredMetadata.AllLogAttributes,
-		now:            now,
+		clock:          clk,
 	}
 	for key, name := range cfg.Labels.ResourceAttributes {
 		if name != "" {
@@ -189,7 +191,7 @@ func (e *encoder) encode(ld plog.Logs) (push.PushRequest, int) {
 					// Loki refuses the epoch as too old; the export time is the
 					// best remaining guess for a record nobody timed.
 					if now.IsZero() {
-						now = e.now()
+						now = e.clock.Now()
 					}
 					t = now
 				}

@@ -10,14 +10,19 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 func fixedNow() time.Time { return t0.Add(time.Hour) }
 
+// fixedClock reads fixedNow.
+var fixedClock = clocktest.NewClock(fixedNow())
+
 func TestEncodeFallbackLabelAndExportTime(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Labels.Severity = ""
-	enc := newEncoder(cfg, fixedNow)
+	enc := newEncoder(cfg, fixedClock)
 
 	ld := plog.NewLogs()
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
@@ -39,7 +44,7 @@ func TestEncodeFallbackLabelAndExportTime(t *testing.T) {
 func TestEncodeLabelValuesEscaped(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Labels.LogAttributes = map[string]string{"type": "type"}
-	enc := newEncoder(cfg, fixedNow)
+	enc := newEncoder(cfg, fixedClock)
 
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
@@ -77,7 +82,7 @@ func TestEncodeStructuredMetadataChoices(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.StructuredMetadata.AllLogAttributes = false
 	cfg.StructuredMetadata.Attributes["cloud.region"] = "region"
-	enc := newEncoder(cfg, fixedNow)
+	enc := newEncoder(cfg, fixedClock)
 
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
@@ -156,7 +161,7 @@ func TestBodyLine(t *testing.T) {
 }
 
 func TestMarshalSnappyRoundTrip(t *testing.T) {
-	enc := newEncoder(createDefaultConfig().(*Config), fixedNow)
+	enc := newEncoder(createDefaultConfig().(*Config), fixedClock)
 	req, _ := enc.encode(sampleLogs())
 	for i := 0; i < 2; i++ { // the second call reuses the pooled buffer
 		body, err := enc.marshalSnappy(&req)
@@ -186,7 +191,7 @@ func FuzzEncode(f *testing.F) {
 	f.Add("say \"hi\"\\", "\x00\xff", "", "", int32(-3), "", "")
 	f.Add("", "", "{}", "warning", int32(99), "1st", "\n")
 	f.Fuzz(func(t *testing.T, service, zone, body, sevText string, sevNum int32, attrKey, attrVal string) {
-		enc := newEncoder(createDefaultConfig().(*Config), fixedNow)
+		enc := newEncoder(createDefaultConfig().(*Config), fixedClock)
 		ld := plog.NewLogs()
 		rl := ld.ResourceLogs().AppendEmpty()
 		rl.Resource().Attributes().PutStr("service.name", service)
@@ -238,7 +243,7 @@ func TestEncodeStreamsMergeAcrossResources(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Labels.Severity = ""
 	cfg.Labels.LogAttributes = map[string]string{"type": "type"} // the one record-level label
-	enc := newEncoder(cfg, fixedNow)
+	enc := newEncoder(cfg, fixedClock)
 
 	ld := plog.NewLogs()
 	for r := 0; r < 2; r++ {

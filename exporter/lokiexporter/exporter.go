@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/azlens/azlens/exporter/lokiexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // rejectedMetric counts records Loki refused for good; exporterhelper's
@@ -30,7 +30,7 @@ type lokiExporter struct {
 	settings component.TelemetrySettings
 	pushURL  string
 	enc      *encoder
-	now      func() time.Time
+	clock    clock.Clock
 
 	rejected metric.Int64Counter
 	// loggedRejection makes the first rejection a warning with Loki's reason
@@ -45,19 +45,17 @@ func newLokiExporter(cfg *Config, set component.TelemetrySettings) (*lokiExporte
 	if err != nil {
 		return nil, err
 	}
-	rejected, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(rejectedMetric,
-		metric.WithUnit("{record}"),
-		metric.WithDescription("Log records Loki rejected with a non-retryable status; they are dropped, not retried."))
+	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", rejectedMetric, err)
+		return nil, fmt.Errorf("create self-metrics: %w", err)
 	}
 	return &lokiExporter{
 		cfg:      cfg,
 		settings: set,
 		pushURL:  pushURL,
-		enc:      newEncoder(cfg, time.Now),
-		now:      time.Now,
-		rejected: rejected,
+		enc:      newEncoder(cfg, clock.Real{}),
+		clock:    clock.Real{},
+		rejected: tb.LokiexporterRejectedLogRecords,
 	}, nil
 }
 
@@ -119,7 +117,7 @@ func (e *lokiExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBody))
 	_ = resp.Body.Close()
 
-	err = classifyResponse(resp.StatusCode, resp.Header, errBody, e.now())
+	err = classifyResponse(resp.StatusCode, resp.Header, errBody, e.clock.Now())
 	if err != nil && consumererror.IsPermanent(err) {
 		e.rejected.Add(ctx, int64(count), metric.WithAttributes(
 			attribute.Int("http.response.status_code", resp.StatusCode)))

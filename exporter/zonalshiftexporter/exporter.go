@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/azlens/azlens/exporter/zonalshiftexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // Self-telemetry.
@@ -52,7 +53,7 @@ type heldShift struct {
 type shiftExporter struct {
 	cfg       *Config
 	settings  component.TelemetrySettings
-	now       func() time.Time
+	clock     clock.Clock
 	expiresIn string
 
 	actions metric.Int64Counter
@@ -73,29 +74,21 @@ type shiftExporter struct {
 	logged map[string]bool // warnings already logged once (the counters carry the rate)
 }
 
-func newShiftExporter(cfg *Config, set component.TelemetrySettings, now func() time.Time) (*shiftExporter, error) {
+func newShiftExporter(cfg *Config, set component.TelemetrySettings, clk clock.Clock) (*shiftExporter, error) {
 	exp, err := expiresIn(cfg.lease())
 	if err != nil {
 		return nil, err
 	}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
 	e := &shiftExporter{
-		cfg: cfg, settings: set, now: now, expiresIn: exp,
+		cfg: cfg, settings: set, clock: clk, expiresIn: exp,
 		held: map[string]heldShift{}, latest: map[string]time.Time{}, clear: map[string]bool{},
 		logged: map[string]bool{},
 	}
-	if e.actions, err = meter.Int64Counter(actionsMetric, metric.WithUnit("{call}"),
-		metric.WithDescription("Zonal shift API writes made, by action: start, renew, failback_weight, cancel.")); err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", actionsMetric, err)
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, fmt.Errorf("create self-metrics: %w", err)
 	}
-	if e.skipped, err = meter.Int64Counter(skippedMetric, metric.WithUnit("{decision}"),
-		metric.WithDescription("Evacuation decisions not enacted, by reason: blocked_by_manual, blocked_by_other_shift, conflicting_zones, stale, rejected.")); err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", skippedMetric, err)
-	}
-	if e.dropped, err = meter.Int64Counter(droppedMetric, metric.WithUnit("{datapoint}"),
-		metric.WithDescription("azlens.az.* data points ignored, by reason: no_function, no_zone, bad_value.")); err != nil {
-		return nil, fmt.Errorf("create %s counter: %w", droppedMetric, err)
-	}
+	e.actions, e.skipped, e.dropped = tb.ZonalshiftexporterActions, tb.ZonalshiftexporterSkippedDecisions, tb.ZonalshiftexporterDroppedDataPoints
 	return e, nil
 }
 
@@ -249,7 +242,7 @@ func (e *shiftExporter) reconcile(ctx context.Context, res string, d decision) e
 			return err
 		}
 		e.act(ctx, actionStart)
-		e.held[res] = heldShift{id: z.ZonalShiftID, zone: d.zone, renewed: e.now()}
+		e.held[res] = heldShift{id: z.ZonalShiftID, zone: d.zone, renewed: e.clock.Now()}
 		e.settings.Logger.Info("zonal shift started", zap.String("resource", res), zap.String("awayFrom", d.zone),
 			zap.String("zonalShiftId", z.ZonalShiftID), zap.String("expiresIn", e.expiresIn))
 		return nil
@@ -257,7 +250,7 @@ func (e *shiftExporter) reconcile(ctx context.Context, res string, d decision) e
 
 	// Our shift holds the right zone: renew it when due (at once when adopted after a restart),
 	// and move its failback weight to the processor's stage.
-	now := e.now()
+	now := e.clock.Now()
 	h, known := e.held[res]
 	renew := !known || h.id != own.ZonalShiftID || now.Sub(h.renewed) >= e.cfg.renewInterval()
 	current := 0.0

@@ -353,7 +353,7 @@ func TestAPIUnreachableIsRetryable(t *testing.T) {
 
 func TestPushBeforeStart(t *testing.T) {
 	en := newEnv(t)
-	e, err := newShiftExporter(en.config(nil), en.tel.NewTelemetrySettings(), en.clk.Now)
+	e, err := newShiftExporter(en.config(nil), en.tel.NewTelemetrySettings(), en.clk)
 	if err != nil {
 		t.Fatal(err)
 	}

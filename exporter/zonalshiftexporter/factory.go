@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/azlens/azlens/exporter/zonalshiftexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/clock"
 	"github.com/azlens/azlens/internal/exporterbase"
 )
 
@@ -76,7 +77,7 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	if !ok {
 		return nil, fmt.Errorf("zonalshift exporter: unexpected config type %T", cfg)
 	}
-	exp, err := newShiftExporter(c, set.TelemetrySettings, time.Now)
+	exp, err := newShiftExporter(c, set.TelemetrySettings, clock.Real{})
 	if err != nil {
 		return nil, err
 	}

@@ -3,18 +3,18 @@ package zonalshiftexporter
 import (
 	"context"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/azlens/azlens/exporter/zonalshiftexporter/internal/metadata"
+	"github.com/azlens/azlens/internal/componentmeta"
 )
 
 func TestFactory(t *testing.T) {
@@ -33,32 +33,15 @@ func TestFactory(t *testing.T) {
 	}
 }
 
-// TestMetadataYAML keeps internal/metadata, written by hand in place of mdatagen's output, in
-// step with metadata.yaml.
+// TestMetadataYAML holds mdatagen's output (internal/metadata, documentation.md) and the
+// self-metrics the code names against metadata.yaml.
 func TestMetadataYAML(t *testing.T) {
-	raw, err := os.ReadFile("metadata.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var md struct {
-		Type   string `yaml:"type"`
-		Status struct {
-			Class     string              `yaml:"class"`
-			Stability map[string][]string `yaml:"stability"`
-		} `yaml:"status"`
-	}
-	if err := yaml.Unmarshal(raw, &md); err != nil {
-		t.Fatalf("metadata.yaml: %v", err)
-	}
-	if md.Type != metadata.Type.String() || md.Status.Class != "exporter" {
-		t.Errorf("metadata.yaml type %q class %q, code %q exporter", md.Type, md.Status.Class, metadata.Type)
-	}
-	if s := md.Status.Stability; len(s) != 1 || len(s["alpha"]) != 1 || s["alpha"][0] != "metrics" {
-		t.Errorf("metadata.yaml stability %v, want alpha: [metrics]", s)
-	}
-	if metadata.MetricsStability.String() != "Alpha" {
-		t.Errorf("code metrics stability %v, want Alpha", metadata.MetricsStability)
-	}
+	componentmeta.Check(t, componentmeta.Want{
+		Type:        metadata.Type,
+		Class:       "exporter",
+		Stability:   map[string]component.StabilityLevel{"metrics": metadata.MetricsStability},
+		SelfMetrics: []string{actionsMetric, skippedMetric, droppedMetric},
+	})
 }
 
 func TestLifecycle(t *testing.T) {

@@ -6,10 +6,11 @@ import (
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // answer is an http.RoundTripper that answers every request with the fuzzer's bytes: the API's
@@ -44,7 +45,7 @@ func FuzzAPIResponse(f *testing.F) {
 		}
 		tel := componenttest.NewNopTelemetrySettings()
 		cfg := createDefaultConfig().(*Config)
-		e, err := newShiftExporter(cfg, tel, func() time.Time { return t0 })
+		e, err := newShiftExporter(cfg, tel, clocktest.NewClock(t0))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,7 +70,7 @@ func (en *env) config(mod func(*Config)) *Config {
 // exporter returns a started exporter (a fresh one is a collector restart: no memory).
 func (en *env) exporter(mod func(*Config)) *shiftExporter {
 	en.t.Helper()
-	e, err := newShiftExporter(en.config(mod), en.tel.NewTelemetrySettings(), en.clk.Now)
+	e, err := newShiftExporter(en.config(mod), en.tel.NewTelemetrySettings(), en.clk)
 	if err != nil {
 		en.t.Fatal(err)
 	}

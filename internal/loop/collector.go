@@ -146,7 +146,9 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 	}
 	p := &collectorProcess{cmd: cmd, exited: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	if err := p.waitReady(ctx, cfg.CollectorPorts.Prometheus, 60*time.Second); err != nil {
+	// The bound only catches a collector that hangs: a busy machine can take minutes to start
+	// one, and its exit is noticed at once.
+	if err := p.waitReady(ctx, cfg.CollectorPorts.Prometheus, 10*time.Minute); err != nil {
 		p.stop(context.Background())
 		return nil, fmt.Errorf("collector (config %s): %w", path, err)
 	}

@@ -40,6 +40,14 @@ type Config struct {
 	Zones []string
 	// EnvsPerZone is the pre-provisioned capacity per zone. Zero means 2.
 	EnvsPerZone int
+	// AcquireTimeout is how long an invocation waits for a free environment before it is
+	// throttled (429). Zero means the emulator's default (2 s); tests on a busy machine raise it so
+	// a stalled machine is not mistaken for a zone short of capacity.
+	AcquireTimeout time.Duration
+	// CanaryTimeout bounds one canary invocation. Zero means the canary runner's default (5 s);
+	// tests on a busy machine raise it so canaries that merely waited for a CPU do not read as
+	// failures in every zone (a regional problem, which blocks any shift).
+	CanaryTimeout time.Duration
 	// Rate is the steady user load in invocations per second over all zones. Zero means 30.
 	Rate float64
 	// CanaryInterval is the time between two canaries in one zone. Zero means a sixtieth of the
@@ -245,8 +253,9 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
 
 	l.region, err = emulator.NewRegion(emulator.RegionConfig{
-		Zones:       cfg.Zones,
-		EnvsPerZone: cfg.EnvsPerZone,
+		Zones:          cfg.Zones,
+		EnvsPerZone:    cfg.EnvsPerZone,
+		AcquireTimeout: cfg.AcquireTimeout,
 		Function: emulator.Function{
 			Name:    cfg.Name,
 			Runtime: &emulator.ProcessRuntime{Path: cfg.Function},
@@ -296,6 +305,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		Region:         l.region.Name(),
 		Zones:          cfg.Zones,
 		Interval:       cfg.CanaryInterval,
+		Timeout:        cfg.CanaryTimeout,
 		OTLPEndpoint:   fmt.Sprintf("http://127.0.0.1:%d", cfg.CollectorPorts.OTLP),
 		ExportInterval: cfg.Timing.Tick,
 		Logger:         l.log,

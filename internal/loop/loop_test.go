@@ -46,13 +46,17 @@ func runScenario(t *testing.T, scenario string, d time.Duration) (*Summary, stri
 		Name:      "hello",
 		Listen:    "127.0.0.1:0",
 		Rate:      60,
-		Timing:    Fast,
-		Scenario:  scenario,
-		Warmup:    12 * time.Second,
-		Duration:  d,
-		Interval:  500 * time.Millisecond,
-		View:      &view,
-		WorkDir:   t.TempDir(),
+		// A healthy zone never throttles because the machine stalled: on a loaded 2-core box an
+		// environment can stay busy for seconds, far past the emulator's 2 s default wait.
+		AcquireTimeout: time.Minute,
+		CanaryTimeout:  time.Minute,
+		Timing:         Fast,
+		Scenario:       scenario,
+		Warmup:         12 * time.Second,
+		Duration:       d,
+		Interval:       500 * time.Millisecond,
+		View:           &view,
+		WorkDir:        t.TempDir(),
 	}
 	sum, err := Run(context.Background(), cfg)
 	if err != nil {

@@ -9,14 +9,16 @@ import (
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/azlens/azlens/processor/azhealthprocessor/internal/detector"
+	"github.com/azlens/azlens/processor/azhealthprocessor/internal/metadata"
 )
 
-var componentType = component.MustNewType("azhealth")
+// componentType is the generated one (metadata.yaml).
+var componentType = metadata.Type
 
 // NewFactory returns the factory of the azhealth processor.
 func NewFactory() processor.Factory {
 	return processor.NewFactory(componentType, createDefaultConfig,
-		processor.WithMetrics(createMetrics, component.StabilityLevelAlpha))
+		processor.WithMetrics(createMetrics, metadata.MetricsStability))
 }
 
 // createDefaultConfig is the detector's production defaults, the one place

@@ -9,13 +9,10 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.uber.org/goleak"
 
 	"github.com/azlens/azlens/internal/clock/clocktest"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // harness is a started receiver on a loopback port with sinks for all
 // three signals and a clock that only moves when the test says so.

@@ -103,22 +103,15 @@ func newReceiver(cfg *Config, set receiver.Settings) (*lambdaReceiver, error) {
 	for k, v := range cfg.ResourceAttributes {
 		r.resource.PutStr(k, v)
 	}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
-	counters := []struct {
-		dst        *metric.Int64Counter
-		name, desc string
-	}{
-		{&r.incomplete, "azlens.receiver.incomplete", "Invocations and init/restore phases emitted with azlens.incomplete=true, by reason (timeout, table_full, evicted, shutdown)."},
-		{&r.rejected, "azlens.receiver.rejected_requests", "Requests answered with an error status, by reason."},
-		{&r.duplicates, "azlens.receiver.duplicate_batches", "Agent batches whose seq had already been applied (retries)."},
-		{&r.forgotten, "azlens.receiver.environments_forgotten", "Execution environments whose state was dropped (idle or table full)."},
-		{&r.dropped, "azlens.receiver.dropped_items", "Spans, log records and metric points the next consumer refused outside a request (sweeps, shutdown)."},
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("create self-metrics: %w", err)
 	}
-	for _, c := range counters {
-		if *c.dst, err = meter.Int64Counter(c.name, metric.WithDescription(c.desc), metric.WithUnit("{item}")); err != nil {
-			return nil, fmt.Errorf("create %s: %w", c.name, err)
-		}
-	}
+	r.incomplete = tb.LambdatelemetryreceiverIncomplete
+	r.rejected = tb.LambdatelemetryreceiverRejectedRequests
+	r.duplicates = tb.LambdatelemetryreceiverDuplicateBatches
+	r.forgotten = tb.LambdatelemetryreceiverEnvironmentsForgotten
+	r.dropped = tb.LambdatelemetryreceiverDroppedItems
 	return r, nil
 }
 
@@ -189,7 +182,7 @@ func (r *lambdaReceiver) sweep(now time.Time, reason string) {
 	if err := r.consume(context.Background(), out); err != nil {
 		n := int64(out.Traces.SpanCount() + out.Logs.LogRecordCount() + out.Metrics.DataPointCount())
 		r.dropped.Add(context.Background(), n, metric.WithAttributes(attribute.String("reason", reason)))
-		r.warnFirst("dropped:"+reason, "next consumer refused output of a "+reason+" sweep; it is dropped (counted in azlens.receiver.dropped_items)", zap.Error(err))
+		r.warnFirst("dropped:"+reason, "next consumer refused output of a "+reason+" sweep; it is dropped (counted in otelcol_lambdatelemetryreceiver_dropped_items)", zap.Error(err))
 	}
 }
 
@@ -201,7 +194,7 @@ func (r *lambdaReceiver) count(out mapping.Output, reason string) {
 			rsn = "evicted"
 		}
 		r.incomplete.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", rsn)))
-		r.warnFirst("incomplete:"+rsn, "emitting incomplete invocations (azlens.incomplete=true); counted in azlens.receiver.incomplete", zap.String("reason", rsn))
+		r.warnFirst("incomplete:"+rsn, "emitting incomplete invocations (azlens.incomplete=true); counted in otelcol_lambdatelemetryreceiver_incomplete", zap.String("reason", rsn))
 	}
 	if out.EvictedFull > 0 {
 		r.incomplete.Add(ctx, int64(out.EvictedFull), metric.WithAttributes(attribute.String("reason", "table_full")))
@@ -367,7 +360,7 @@ func (r *lambdaReceiver) consume(ctx context.Context, out mapping.Output) error 
 
 func (r *lambdaReceiver) fail(w http.ResponseWriter, status int, reason, msg string) {
 	r.rejected.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
-	r.warnFirst("rejected:"+reason, "rejecting request; further ones are only counted in azlens.receiver.rejected_requests",
+	r.warnFirst("rejected:"+reason, "rejecting request; further ones are only counted in otelcol_lambdatelemetryreceiver_rejected_requests",
 		zap.String("reason", reason), zap.Int("status", status), zap.String("error", msg))
 	writeJSON(w, status, errorResponse{Error: msg})
 }

@@ -346,9 +346,9 @@ func TestSelfTelemetry(t *testing.T) {
 		t.Fatal(code)
 	}
 	for name, want := range map[string]int64{
-		"azlens.receiver.incomplete":        1,
-		"azlens.receiver.rejected_requests": 1,
-		"otelcol_receiver_accepted_spans":   1,
+		"otelcol_lambdatelemetryreceiver_incomplete":        1,
+		"otelcol_lambdatelemetryreceiver_rejected_requests": 1,
+		"otelcol_receiver_accepted_spans":                   1,
 	} {
 		m, err := tel.GetMetric(name)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/e2etest"
 )
 
 const (
@@ -59,7 +60,8 @@ func TestFullLoop(t *testing.T) {
 		t.Fatalf("the prometheus server is not installed (%v): run scripts/install-test-deps.sh "+
 			"(`make test` runs it first), which installs Debian's prometheus package", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Bounds only a hang: region start, invocations and shutdown wait on the things themselves.
+	ctx, cancel := context.WithTimeout(context.Background(), e2etest.WaitLimit)
 	defer cancel()
 	work := t.TempDir()
 
@@ -67,13 +69,12 @@ func TestFullLoop(t *testing.T) {
 	// jaeger` knows no such package) and nothing else may be downloaded here, so the collector's
 	// own otlpreceiver runs in this process with consumertest sinks; the collector cannot tell the
 	// difference — it is the same OTLP/gRPC protocol Jaeger's collector serves on :4317.
-	sink := startOTLPSink(t)
+	sink := e2etest.OTLPSink(t)
 
 	// The real collector: lambdatelemetry → batch → otlp_grpc (traces, logs); metrics → Prometheus
 	// exporter.
-	receiverAddr, exporterAddr := freeAddr(t), freeAddr(t)
-	cfgPath := filepath.Join(work, "collector.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`receivers:
+	receiverAddr, exporterAddr := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
+	e2etest.StartCollector(t, collectorPath, fmt.Sprintf(`receivers:
   lambdatelemetry:
     endpoint: %s
 processors:
@@ -105,22 +106,12 @@ service:
       receivers: [lambdatelemetry]
       processors: [batch]
       exporters: [prometheus]
-`, receiverAddr, sink.addr, exporterAddr))
-	collector := startChild(t, "azlens-collector", collectorPath, "--config", cfgPath)
-	// Ready when the receiver answers (405 to a GET: it only takes POSTs; the collector logs one
-	// "rejecting request" warning for it) and the exporter serves /metrics.
-	waitFor(t, 30*time.Second, "collector ready", func() (bool, string) {
-		if done, how := collector.exited(); done {
-			t.Fatalf("collector: %s\n%s", how, tail(collector.log, 40))
-		}
-		rc, _ := httpStatus("http://" + receiverAddr + "/v1/agent/batch")
-		ec, _ := httpStatus("http://" + exporterAddr + "/metrics")
-		return rc == http.StatusMethodNotAllowed && ec == http.StatusOK,
-			fmt.Sprintf("receiver GET → %d, exporter /metrics → %d", rc, ec)
-	})
+`, receiverAddr, sink.Addr, exporterAddr))
+	// StartCollector returned on the collector's own "Everything is ready": the receiver listens
+	// and the exporter serves /metrics.
 
 	// The real Prometheus server, scraping the collector's exporter every second.
-	promAddr := freeAddr(t)
+	promAddr := e2etest.FreeAddr(t)
 	promCfg := filepath.Join(work, "prometheus.yml")
 	writeFile(t, promCfg, fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -137,7 +128,7 @@ scrape_configs:
 		"--web.listen-address="+promAddr,
 	)
 	promURL := "http://" + promAddr
-	waitFor(t, 30*time.Second, "prometheus ready", func() (bool, string) {
+	waitFor(t, e2etest.WaitLimit, "prometheus ready", func() (bool, string) {
 		if done, how := prom.exited(); done {
 			t.Fatalf("prometheus: %s\n%s", how, tail(prom.log, 40))
 		}
@@ -321,9 +312,9 @@ func str(m pcommon.Map, k string) string {
 	return v.AsString()
 }
 
-func collectSpans(sink *otlpSink) []span {
+func collectSpans(sink *e2etest.Sink) []span {
 	var out []span
-	for _, td := range sink.traces.AllTraces() {
+	for _, td := range sink.Traces.AllTraces() {
 		for i := 0; i < td.ResourceSpans().Len(); i++ {
 			rs := td.ResourceSpans().At(i)
 			for j := 0; j < rs.ScopeSpans().Len(); j++ {
@@ -337,12 +328,12 @@ func collectSpans(sink *otlpSink) []span {
 	return out
 }
 
-func checkTraces(t *testing.T, sink *otlpSink, calls []*call) {
+func checkTraces(t *testing.T, sink *e2etest.Sink, calls []*call) {
 	t.Helper()
 	var spans []span
 	byInvocation := map[string][]span{}
 	var inits []span
-	waitFor(t, 20*time.Second, "a span for every invocation and an init span per environment", func() (bool, string) {
+	waitFor(t, e2etest.WaitLimit, "a span for every invocation and an init span per environment", func() (bool, string) {
 		spans = collectSpans(sink)
 		byInvocation = map[string][]span{}
 		inits = inits[:0]
@@ -519,7 +510,7 @@ func checkTraces(t *testing.T, sink *otlpSink, calls []*call) {
 	}
 }
 
-func checkLogs(t *testing.T, sink *otlpSink, calls []*call) {
+func checkLogs(t *testing.T, sink *e2etest.Sink, calls []*call) {
 	t.Helper()
 	spanOf := map[string]span{}
 	for _, s := range collectSpans(sink) {
@@ -533,9 +524,9 @@ func checkLogs(t *testing.T, sink *otlpSink, calls []*call) {
 		spanID                   pcommon.SpanID
 	}
 	lines := map[string][]line{} // by the request id the function printed
-	waitFor(t, 20*time.Second, "the function's log line of every invocation", func() (bool, string) {
+	waitFor(t, e2etest.WaitLimit, "the function's log line of every invocation", func() (bool, string) {
 		lines = map[string][]line{}
-		for _, ld := range sink.logs.AllLogs() {
+		for _, ld := range sink.Logs.AllLogs() {
 			for i := 0; i < ld.ResourceLogs().Len(); i++ {
 				rl := ld.ResourceLogs().At(i)
 				for j := 0; j < rl.ScopeLogs().Len(); j++ {
@@ -560,7 +551,7 @@ func checkLogs(t *testing.T, sink *otlpSink, calls []*call) {
 				missing = append(missing, c.i)
 			}
 		}
-		return len(missing) == 0, fmt.Sprintf("%d log records, invocations without their line: %v", sink.logs.LogRecordCount(), missing)
+		return len(missing) == 0, fmt.Sprintf("%d log records, invocations without their line: %v", sink.Logs.LogRecordCount(), missing)
 	})
 	for _, c := range calls {
 		want := "greeting e2e-"
@@ -611,7 +602,7 @@ func checkPrometheus(t *testing.T, promURL string, served, failed map[string]int
 		qAll    = `sum by (cloud_availability_zone) (faas_invocations_total{faas_name="hello"})`
 		qErrors = `sum by (cloud_availability_zone) (faas_invocations_total{faas_name="hello",outcome="error"})`
 	)
-	waitFor(t, 20*time.Second, "Prometheus counts equal what each zone served", func() (bool, string) {
+	waitFor(t, e2etest.WaitLimit, "Prometheus counts equal what each zone served", func() (bool, string) {
 		all, err := perZone(qAll)
 		if err != nil {
 			return false, err.Error()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,11 +17,6 @@ import (
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/otlpreceiver"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 )
 
 // pollEvery is the period of every condition poll; each poll has its own deadline.
@@ -51,16 +45,6 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, 
 
 // httpClient keeps no idle connection, so nothing of it outlives the test (goleak).
 var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // httpStatus GETs url and returns its status code and body (0 when it did not answer).
 func httpStatus(url string) (int, string) {
@@ -154,45 +138,6 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// otlpSink is the upstream OTLP receiver (gRPC), in this process, with consumertest sinks.
-type otlpSink struct {
-	addr   string
-	traces *consumertest.TracesSink
-	logs   *consumertest.LogsSink
-}
-
-func startOTLPSink(t *testing.T) *otlpSink {
-	t.Helper()
-	s := &otlpSink{addr: freeAddr(t), traces: new(consumertest.TracesSink), logs: new(consumertest.LogsSink)}
-	f := otlpreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig()
-	if err := confmap.NewFromStringMap(map[string]any{
-		"protocols": map[string]any{"grpc": map[string]any{"endpoint": s.addr}},
-	}).Unmarshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	set := receivertest.NewNopSettings(f.Type())
-	tr, err := f.CreateTraces(context.Background(), set, cfg, s.traces)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lr, err := f.CreateLogs(context.Background(), set, cfg, s.logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tr.Shutdown(context.Background())
-		_ = lr.Shutdown(context.Background())
-	})
-	if err := tr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	if err := lr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // promSample is one element of an instant vector from Prometheus's HTTP API.
