@@ -13,8 +13,12 @@ import (
 
 // Summary is what `azlens up --summary-json` writes; scripts depend on its keys.
 type Summary struct {
-	Scenario      string   `json:"scenario"`
-	FaultedZone   string   `json:"faulted_zone"`
+	Scenario string `json:"scenario"`
+	// FaultedZone is the zone the scenario targets (the first, for a scenario faulting several).
+	FaultedZone string `json:"faulted_zone"`
+	// FaultedZones are all the zones the fault was injected into, in zone order; empty when no
+	// fault started.
+	FaultedZones  []string `json:"faulted_zones"`
 	AlarmZone     *string  `json:"alarm_zone"`
 	EvacuatedZone *string  `json:"evacuated_zone"`
 	TimeToAlarm   *float64 `json:"time_to_alarm_s"`
@@ -197,7 +201,12 @@ func failed(totals []loadgen.ZoneStats) int64 {
 func (t *timeline) summary(scenario, faulted string, totals []loadgen.ZoneStats) *Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &Summary{Scenario: scenario, FaultedZone: faulted}
+	s := &Summary{Scenario: scenario, FaultedZone: faulted, FaultedZones: []string{}}
+	for _, z := range t.zones {
+		if t.faulted[z] {
+			s.FaultedZones = append(s.FaultedZones, z)
+		}
+	}
 	if !t.faultAt.IsZero() {
 		end := failed(totals)
 		if t.shiftZone == "" {
