@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/azlens/azlens/emulator"
@@ -56,30 +57,53 @@ func emulateFlags(stderr io.Writer) (*flag.FlagSet, *emulateConfig) {
 	return fs, c
 }
 
+// validate checks every flag before anything starts, and resolves the path flags against the
+// working directory.
 func (c *emulateConfig) validate() error {
 	if c.function == "" {
-		return errors.New("--function is required")
+		return usagef("--function is required: the path of the function's bootstrap executable")
+	}
+	var err error
+	if c.function, err = executablePath("function", c.function); err != nil {
+		return err
+	}
+	for i, p := range c.extensions {
+		if c.extensions[i], err = executablePath("extension", p); err != nil {
+			return err
+		}
 	}
 	if c.memoryMB < 128 || c.memoryMB > 10240 {
-		return fmt.Errorf("--memory-mb must be between 128 and 10240, got %d", c.memoryMB)
+		return usagef("--memory-mb must be between 128 and 10240, got %d", c.memoryMB)
 	}
-	if c.timeout <= 0 || c.timeout > 15*time.Minute {
-		return fmt.Errorf("--timeout must be between 1ms and 15m, got %s", c.timeout)
+	if c.timeout < time.Millisecond || c.timeout > 15*time.Minute {
+		return usagef("--timeout must be between 1ms and 15m, got %s", c.timeout)
 	}
 	if c.envsPerAZ < 1 {
-		return fmt.Errorf("--envs-per-az must be at least 1, got %d", c.envsPerAZ)
+		return usagef("--envs-per-az must be at least 1, got %d", c.envsPerAZ)
 	}
-	if len(splitZones(c.azs)) == 0 {
-		return errors.New("--azs must name at least one zone")
+	if _, err := zoneList("azs", c.azs, 1); err != nil {
+		return err
 	}
-	if c.logFormat != "Text" && c.logFormat != "JSON" {
-		return fmt.Errorf("--log-format must be Text or JSON, got %q", c.logFormat)
+	if err := listenAddr("listen", c.listen); err != nil {
+		return err
+	}
+	if err := oneOf("log-format", c.logFormat, []string{"Text", "JSON"}); err != nil {
+		return err
 	}
 	if c.sampleRate < 0 || c.sampleRate > 1 {
-		return fmt.Errorf("--trace-sample-rate must be between 0 and 1, got %g", c.sampleRate)
+		return usagef("--trace-sample-rate must be between 0 and 1, got %g", c.sampleRate)
 	}
-	return nil
+	if c.handler == "" {
+		return usagef("--handler must not be empty")
+	}
+	if c.name != "" && !functionName.MatchString(c.name) {
+		return usagef("--name %q: a Lambda function name is 1 to 64 letters, digits, '-' and '_'", c.name)
+	}
+	return positive("shutdown-timeout", c.shutdownMax)
 }
+
+// functionName is Lambda's rule for a function's name.
+var functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // regionConfig turns the flags into the emulator's configuration.
 func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) emulator.RegionConfig {
