@@ -171,10 +171,11 @@ func TestShiftVerbs(t *testing.T) {
 	if w := svc.Weights("hello", []string{"use1-az1", "use1-az2", "use1-az3"}); w["use1-az2"] != 1 {
 		t.Errorf("weights after cancel = %v", w)
 	}
-	// API errors reach the user with the API's type and message, and a non-zero exit.
-	_, stderr, code = azlens(append([]string{"shift", "start", "--resource", "hello", "--away-from", "use1-az2", "--expires-in", "99h"}, ep...)...)
-	if code != 1 || !strings.Contains(stderr, "ValidationException") || !strings.Contains(stderr, "expiresIn") {
-		t.Errorf("bad expiresIn: exit %d, stderr %q", code, stderr)
+	// API errors reach the user with the API's type and message, and exit 1 (the flags were right:
+	// a bad --expires-in, which this test used before, is now a usage error caught at start).
+	_, stderr, code = azlens(append([]string{"shift", "renew", "--id", "nope", "--expires-in", "10m"}, ep...)...)
+	if code != 1 || !strings.Contains(stderr, "ResourceNotFoundException") || !strings.Contains(stderr, `zonal shift "nope" not found`) {
+		t.Errorf("unknown shift: exit %d, stderr %q", code, stderr)
 	}
 	if _, stderr, code = azlens("shift", "start", "--resource", "hello"); code != 2 || !strings.Contains(stderr, "--away-from is required") {
 		t.Errorf("missing --away-from: exit %d, stderr %q", code, stderr)

@@ -18,6 +18,7 @@ import (
 type upProcess struct {
 	cmd    *exec.Cmd
 	tmp    string
+	stderr *strings.Builder
 	stdout io.ReadCloser
 	lines  chan string // stdout after the start, line by line; closed at end of output
 	procs  []proctest.Proc
@@ -35,8 +36,9 @@ func startUp(t *testing.T) *upProcess {
 	if u.stdout, err = u.cmd.StdoutPipe(); err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	u.cmd.Stderr = &stderr
+	stderr := &strings.Builder{}
+	u.stderr = stderr
+	u.cmd.Stderr = stderr
 	if err := u.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +125,9 @@ func TestUpHangUpShutsDownCleanly(t *testing.T) {
 	if err != nil {
 		t.Errorf("azlens up after SIGHUP: %v, want exit 0", err)
 	}
-	if !strings.Contains(strings.Join(out, "\n"), "no fault injected") {
-		t.Errorf("no summary after SIGHUP:\n%s", strings.Join(out, "\n"))
+	// The timeline so far, then the summary, as on Ctrl-C.
+	if all := strings.Join(out, "\n"); !strings.Contains(all, "timeline") || !strings.Contains(all, "no fault injected") {
+		t.Errorf("no timeline and summary after SIGHUP:\n%s\nstderr: %s", all, u.stderr)
 	}
 	u.assertNothingLeft(t, w)
 }
