@@ -78,7 +78,8 @@ func (f frame) headline() string {
 
 // table writes the per-zone rows.
 func (f frame) table(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  zone\tinv/s\terr %%\tp99 ms\talarm\ttraffic\tcanaries\t\n")
 	for _, r := range f.Rows {
 		traffic := fmt.Sprintf("%.0f%%", 100*r.Weight)
@@ -92,6 +93,10 @@ func (f frame) table(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%.1f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\n", r.Zone, r.Rate, r.ErrPct, r.P99ms, r.Alarm, traffic, r.Canaries, mark)
 	}
 	tw.Flush()
+	// The mark column is empty in most rows: no padding left at the ends of lines.
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
 }
 
 func formatEvent(e Event) string {
