@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/azlens/azlens/emulator"
@@ -102,6 +103,13 @@ func (c *emulateConfig) validate() error {
 	return positive("shutdown-timeout", c.shutdownMax)
 }
 
+// configFlags maps the emulator's configuration field names to the flags that set them.
+var configFlags = strings.NewReplacer("function.env:", "--env:", "function.memory_mb:", "--memory-mb:",
+	"function.timeout:", "--timeout:", "function.log_format:", "--log-format:", "function.extensions:", "--extension:",
+	"function.runtime:", "--function:")
+
+func configAsUsage(err error) error { return usagef("%s", configFlags.Replace(err.Error())) }
+
 // functionName is Lambda's rule for a function's name.
 var functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -147,7 +155,8 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	region, err := emulator.NewRegion(c.regionConfig(stderr, log))
 	if err != nil {
-		return err
+		// NewRegion only checks the configuration, which is the flags: a usage error, named as a flag.
+		return configAsUsage(err)
 	}
 	srv, err := serveFrontDoor(c.listen, emulator.NewFrontDoor(log, region))
 	if err != nil {

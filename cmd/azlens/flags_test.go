@@ -72,6 +72,7 @@ func TestEveryFlagCheckedAtStart(t *testing.T) {
 		{[]string{"emulate", "--function", hello, "--name", "my.function"}, []string{`--name "my.function"`}},
 		{[]string{"emulate", "--function", hello, "--timeout", "20m"}, []string{"--timeout must be between 1ms and 15m"}},
 		{[]string{"emulate", "--function", hello, "--shutdown-timeout", "0s"}, []string{"--shutdown-timeout 0s: must be more than 0"}},
+		{[]string{"emulate", "--function", hello, "--env", "AWS_REGION=eu-west-1"}, []string{`--env: "AWS_REGION" is reserved`}},
 
 		{[]string{"invoke", "--function", "hello", "--payload", "{", "--endpoint", api.URL}, []string{"--payload: not valid JSON"}},
 		{[]string{"invoke", "--function", "hello", "--endpoint", "127.0.0.1:9001"}, []string{`--endpoint "127.0.0.1:9001": want an http:// or https:// URL`}},
