@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/azlens/azlens/internal/childproc"
 )
 
 // member is one thing that runs inside an execution environment: the runtime or an extension,
@@ -102,9 +104,9 @@ func startProcess(kind, name, path string, args, env []string, out *lineWriter) 
 	cmd.Dir = filepath.Dir(path)
 	cmd.Stdout = pipe.w
 	cmd.Stderr = pipe.w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	m := &member{kind: kind, name: name, cmd: cmd, out: pipe, exited: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
+	// Own process group, killed with azlens, and known to its janitor.
+	if err := childproc.Start(cmd); err != nil {
 		pipe.abandon()
 		return nil, fmt.Errorf("start %s %s: %w", kind, path, err)
 	}
@@ -117,7 +119,7 @@ func startProcess(kind, name, path string, args, env []string, out *lineWriter) 
 		}
 		m.mu.Unlock()
 		// Reap whatever the process left in its group so nothing outlives the environment.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		childproc.KillGroup(cmd.Process.Pid)
 		pipe.finish()
 		close(m.exited)
 	}()

@@ -1,12 +1,13 @@
 #!/bin/sh
-# install-prometheus.sh — make promtool available for the rule tests in deploy/prometheus.
+# install-prometheus.sh — make promtool (rule tests in deploy/prometheus) and the prometheus server
+# binary (end-to-end scrape tests, which run it themselves on a free port) available.
 #
-# Idempotent: does nothing when promtool is already on PATH. Otherwise installs the distribution's
+# Idempotent: does nothing when both are already on PATH. Otherwise installs the distribution's
 # prometheus package (Debian/Ubuntu), which carries promtool, and makes sure the install leaves no
 # prometheus daemon running: only promtool is wanted, not a server on :9090.
 set -eu
 
-if command -v promtool >/dev/null 2>&1; then
+if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
 	echo "promtool present: $(promtool --version 2>&1 | head -n 1)"
 	exit 0
 fi
@@ -44,7 +45,12 @@ before=$(pgrep -x prometheus 2>/dev/null || true)
 $SUDO apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
 
-# Belt and braces: if the daemon started anyway, stop it and keep it from starting at boot.
+# policy-rc.d forbids starting, not enabling: the package's postinst still enables the unit for the
+# next boot (deb-systemd-helper works without a running systemd). Undo that, and stop the daemon if
+# it started anyway.
+if command -v deb-systemd-helper >/dev/null 2>&1; then
+	$SUDO deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+fi
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 	$SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi

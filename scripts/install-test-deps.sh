@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and Go cannot fetch: the real AWS CLI (front-door compatibility
 # test) and Prometheus/promtool (rule tests, end-to-end scrape), from Debian's packages.
-# Idempotent and quiet when everything is already there.
+# Idempotent and quiet when everything is already there. Neither install leaves a system service
+# enabled or running (scripts/install-prometheus.sh; the awscli package has none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintf(stderr, "azlens %s: %v\nRun 'azlens %s -h' for its flags.\n", args[0], err, args[0])
+		return 2
 	default:
 		fmt.Fprintf(stderr, "azlens %s: %v\n", args[0], err)
 		return 1

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/azlens/azlens/emulator"
@@ -56,30 +58,60 @@ func emulateFlags(stderr io.Writer) (*flag.FlagSet, *emulateConfig) {
 	return fs, c
 }
 
+// validate checks every flag before anything starts, and resolves the path flags against the
+// working directory.
 func (c *emulateConfig) validate() error {
 	if c.function == "" {
-		return errors.New("--function is required")
+		return usagef("--function is required: the path of the function's bootstrap executable")
+	}
+	var err error
+	if c.function, err = executablePath("function", c.function); err != nil {
+		return err
+	}
+	for i, p := range c.extensions {
+		if c.extensions[i], err = executablePath("extension", p); err != nil {
+			return err
+		}
 	}
 	if c.memoryMB < 128 || c.memoryMB > 10240 {
-		return fmt.Errorf("--memory-mb must be between 128 and 10240, got %d", c.memoryMB)
+		return usagef("--memory-mb must be between 128 and 10240, got %d", c.memoryMB)
 	}
-	if c.timeout <= 0 || c.timeout > 15*time.Minute {
-		return fmt.Errorf("--timeout must be between 1ms and 15m, got %s", c.timeout)
+	if c.timeout < time.Millisecond || c.timeout > 15*time.Minute {
+		return usagef("--timeout must be between 1ms and 15m, got %s", c.timeout)
 	}
 	if c.envsPerAZ < 1 {
-		return fmt.Errorf("--envs-per-az must be at least 1, got %d", c.envsPerAZ)
+		return usagef("--envs-per-az must be at least 1, got %d", c.envsPerAZ)
 	}
-	if len(splitZones(c.azs)) == 0 {
-		return errors.New("--azs must name at least one zone")
+	if _, err := zoneList("azs", c.azs, 1); err != nil {
+		return err
 	}
-	if c.logFormat != "Text" && c.logFormat != "JSON" {
-		return fmt.Errorf("--log-format must be Text or JSON, got %q", c.logFormat)
+	if err := listenAddr("listen", c.listen); err != nil {
+		return err
+	}
+	if err := oneOf("log-format", c.logFormat, []string{"Text", "JSON"}); err != nil {
+		return err
 	}
 	if c.sampleRate < 0 || c.sampleRate > 1 {
-		return fmt.Errorf("--trace-sample-rate must be between 0 and 1, got %g", c.sampleRate)
+		return usagef("--trace-sample-rate must be between 0 and 1, got %g", c.sampleRate)
 	}
-	return nil
+	if c.handler == "" {
+		return usagef("--handler must not be empty")
+	}
+	if c.name != "" && !functionName.MatchString(c.name) {
+		return usagef("--name %q: a Lambda function name is 1 to 64 letters, digits, '-' and '_'", c.name)
+	}
+	return positive("shutdown-timeout", c.shutdownMax)
 }
+
+// configFlags maps the emulator's configuration field names to the flags that set them.
+var configFlags = strings.NewReplacer("function.env:", "--env:", "function.memory_mb:", "--memory-mb:",
+	"function.timeout:", "--timeout:", "function.log_format:", "--log-format:", "function.extensions:", "--extension:",
+	"function.runtime:", "--function:")
+
+func configAsUsage(err error) error { return usagef("%s", configFlags.Replace(err.Error())) }
+
+// functionName is Lambda's rule for a function's name.
+var functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // regionConfig turns the flags into the emulator's configuration.
 func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) emulator.RegionConfig {
@@ -123,7 +155,8 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	region, err := emulator.NewRegion(c.regionConfig(stderr, log))
 	if err != nil {
-		return err
+		// NewRegion only checks the configuration, which is the flags: a usage error, named as a flag.
+		return configAsUsage(err)
 	}
 	srv, err := serveFrontDoor(c.listen, emulator.NewFrontDoor(log, region))
 	if err != nil {

@@ -46,6 +46,9 @@ func runExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := checkExperimentFlags(verb, fs); err != nil {
+		return err
+	}
 	base := strings.TrimRight(*endpoint, "/")
 	switch verb {
 	case "start":

@@ -25,7 +25,10 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *function == "" {
-		return errors.New("--function is required")
+		return usagef("--function is required: the name of the function to invoke")
+	}
+	if err := errors.Join(endpointURL("endpoint", *endpoint), jsonText("payload", *payload), positive("timeout", *timeout)); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

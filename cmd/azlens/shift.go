@@ -42,6 +42,9 @@ func runShift(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := checkShiftFlags(verb, fs); err != nil {
+		return err
+	}
 	base := strings.TrimRight(*endpoint, "/")
 	need := func(name, v string) error {
 		if v == "" {

@@ -3,14 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/internal/loop"
 )
 
@@ -18,7 +23,7 @@ import (
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("azlens up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c loop.Config
+	var c upConfig
 	var azs, timing, summaryPath string
 	fs.StringVar(&c.Function, "function", "", "function bootstrap executable (default: the sample function next to azlens)")
 	fs.StringVar(&c.Agent, "agent", "", "azlens-agent executable (default: next to azlens)")
@@ -27,7 +32,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.EnvsPerZone, "envs-per-az", 2, "execution environments pre-provisioned per zone")
 	fs.Float64Var(&c.Rate, "rate", 30, "steady user load, invocations per second over all zones")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9001", "front door: Invoke API, /zonalshift and /fis")
-	fs.StringVar(&c.Scenario, "scenario", "none", "fault scenario after warm-up: none, az-errors, az-latency, az-crash, telemetry-loss, two-az-errors")
+	fs.StringVar(&c.Scenario, "scenario", "none", "fault scenario after warm-up: "+scenarioList())
 	fs.StringVar(&c.FaultedZone, "fault-zone", "", "zone the scenario faults (default: the second zone)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "time before the fault starts (default: 3 short detector windows)")
 	fs.DurationVar(&c.FaultDuration, "fault-duration", 0, "how long the fault lasts (0: until the run ends)")
@@ -39,30 +44,16 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var err error
-	if c.Timing, err = loop.TimingByName(timing); err != nil {
+	if err := c.checkUp(&upFlags{azs: azs, timing: timing, summaryPath: &summaryPath}, setFlags(fs)); err != nil {
 		return err
-	}
-	c.Zones = splitZones(azs)
-	for _, exe := range []struct {
-		path *string
-		name string
-	}{{&c.Function, "hello"}, {&c.Agent, "azlens-agent"}, {&c.Collector, "azlens-collector"}} {
-		if *exe.path != "" {
-			continue
-		}
-		p, err := siblingExecutable(exe.name)
-		if err != nil {
-			return fmt.Errorf("%s not found next to azlens (run `make up`, or pass its path): %w", exe.name, err)
-		}
-		*exe.path = p
 	}
 	if *verbose {
 		c.Logs = stderr
 	}
 	c.View = stdout
+	c.Redraw = isTerminal(stdout)
 	c.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sum, err := loop.Run(ctx, c)
+	sum, err := loop.Run(ctx, c.Config)
 	if err != nil {
 		return err
 	}
@@ -97,12 +88,31 @@ func printSummary(w io.Writer, s *loop.Summary) {
 			str(s.AlarmZone), str(s.EvacuatedZone), s.FalseAlarms, s.Invocations)
 	} else {
 		fmt.Fprintf(w, "scenario %s (faulted %s): alarm %s after %s, evacuated %s after %s; failed before/after shift %d/%d; false alarms %d; invocations %d\n",
-			s.Scenario, s.FaultedZone, str(s.AlarmZone), secs(s.TimeToAlarm), str(s.EvacuatedZone), secs(s.TimeToShift),
+			s.Scenario, faultedZones(s), str(s.AlarmZone), secs(s.TimeToAlarm), str(s.EvacuatedZone), secs(s.TimeToShift),
 			s.FailedBeforeShift, s.FailedAfterShift, s.FalseAlarms, s.Invocations)
 	}
 	for _, z := range s.Zones {
 		fmt.Fprintf(w, "  %-10s %d invocations (%d failed)\n", z.Zone, z.Invocations, z.Failed)
 	}
+}
+
+// faultedZones names every zone the fault was injected into (the planned one if none started).
+func faultedZones(s *loop.Summary) string {
+	if len(s.FaultedZones) == 0 {
+		return s.FaultedZone
+	}
+	return strings.Join(s.FaultedZones, ", ")
+}
+
+// isTerminal says whether w is a terminal, where the live view redraws in place (a pipe or a file
+// gets appended blocks).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // siblingExecutable finds name next to the running executable (where `make` puts the binaries).
@@ -116,4 +126,89 @@ func siblingExecutable(name string) (string, error) {
 		return "", err
 	}
 	return p, nil
+}
+
+// upConfig is the loop's configuration as `azlens up`'s flags set it.
+type upConfig struct{ loop.Config }
+
+// upFlags are the flags of `azlens up` that are not loop configuration as given.
+type upFlags struct {
+	azs, timing string
+	summaryPath *string
+}
+
+// checkUp checks every flag of `azlens up` and their combinations, resolves the path flags (and
+// finds the binaries next to azlens that were not given), and completes c.
+func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
+	var err error
+	if err := oneOf("timing", f.timing, []string{"demo", "production", "fast"}); err != nil {
+		return err
+	}
+	if c.Timing, err = loop.TimingByName(f.timing); err != nil {
+		return err
+	}
+	if c.Zones, err = zoneList("azs", f.azs, 2); err != nil {
+		return err
+	}
+	if c.EnvsPerZone < 1 {
+		return usagef("--envs-per-az must be at least 1, got %d", c.EnvsPerZone)
+	}
+	if err := positiveNumber("rate", c.Rate); err != nil {
+		return err
+	}
+	if err := listenAddr("listen", c.Listen); err != nil {
+		return err
+	}
+	if err := oneOf("scenario", c.Scenario, experiment.ScenarioNames()); err != nil {
+		return err
+	}
+	if c.FaultedZone != "" {
+		if err := oneOf("fault-zone", c.FaultedZone, c.Zones); err != nil {
+			return err
+		}
+	}
+	if err := errors.Join(nonNegative("warmup", c.Warmup), nonNegative("fault-duration", c.FaultDuration),
+		nonNegative("duration", c.Duration)); err != nil {
+		return err
+	}
+	if err := positive("interval", c.Interval); err != nil {
+		return err
+	}
+	if c.Scenario == experiment.ScenarioNone {
+		for _, name := range []string{"fault-zone", "warmup", "fault-duration"} {
+			if set[name] {
+				return usagef("--%s has no effect with --scenario none; choose a scenario: %s", name, scenarioList())
+			}
+		}
+	} else if c.Duration > 0 {
+		warmup := c.Warmup
+		if warmup == 0 {
+			warmup = loop.DefaultWarmup(c.Timing)
+		}
+		if c.Duration <= warmup {
+			return usagef("--duration %s ends the run before the fault starts (warm-up %s); make --duration longer or --warmup shorter", c.Duration, warmup)
+		}
+	}
+	for _, exe := range []struct {
+		path       *string
+		flag, name string
+	}{{&c.Function, "function", "hello"}, {&c.Agent, "agent", "azlens-agent"}, {&c.Collector, "collector", "azlens-collector"}} {
+		if *exe.path != "" {
+			if *exe.path, err = executablePath(exe.flag, *exe.path); err != nil {
+				return err
+			}
+			continue
+		}
+		p, err := siblingExecutable(exe.name)
+		if err != nil {
+			return usagef("%s not found next to azlens (run `make build`, or pass --%s PATH): %v", exe.name, exe.flag, err)
+		}
+		*exe.path = p
+	}
+	if *f.summaryPath != "" {
+		if *f.summaryPath, err = outputPath("summary-json", *f.summaryPath); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/azlens/azlens/internal/childproc"
 )
 
 // Timing is the detector's and the zonal shift's time settings for one run. Detection runs on
@@ -49,6 +51,10 @@ var Fast = Timing{
 	Lease: time.Minute, MinEvacuation: 10 * time.Second, FailbackStageDuration: 2 * time.Second,
 	ZoneChangeCooldown: 20 * time.Second,
 }
+
+// DefaultWarmup is the warm-up of a run that sets none: 3 short windows, so the detector's
+// baselines are full before the fault starts.
+func DefaultWarmup(t Timing) time.Duration { return 3 * t.ShortWindow }
 
 // TimingByName maps the --timing flag's values.
 func TimingByName(name string) (Timing, error) {
@@ -140,12 +146,17 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 	}
 	cmd := exec.Command(cfg.Collector, "--config", path)
 	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Own process group, killed with azlens, and known to its janitor.
+	if err := childproc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start collector: %w", err)
 	}
 	p := &collectorProcess{cmd: cmd, exited: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	go func() {
+		p.err = cmd.Wait()
+		// Whatever the collector left in its group goes with it.
+		childproc.KillGroup(cmd.Process.Pid)
+		close(p.exited)
+	}()
 	// The bound only catches a collector that hangs: a busy machine can take minutes to start
 	// one, and its exit is noticed at once.
 	if err := p.waitReady(ctx, cfg.CollectorPorts.Prometheus, 10*time.Minute); err != nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,9 @@ type Config struct {
 	Interval time.Duration
 	// View receives the live per-zone view and the timeline. Nil means discard.
 	View io.Writer
+	// Redraw redraws the live view in place, for a View that is a terminal. False appends a block
+	// per Interval, for a pipe or a file.
+	Redraw bool
 	// Logs receives function, extension and collector output. Nil means a file in WorkDir.
 	Logs io.Writer
 	// WorkDir holds the collector's config and logs. Empty means a new temporary directory,
@@ -149,7 +153,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("faulted zone %q is not one of %v", c.FaultedZone, c.Zones)
 	}
 	if c.Warmup == 0 {
-		c.Warmup = 3 * c.Timing.ShortWindow
+		c.Warmup = DefaultWarmup(c.Timing)
 	}
 	if c.Interval == 0 {
 		c.Interval = 2 * time.Second
@@ -187,6 +191,8 @@ type run struct {
 	canaries    *canary.Runner
 	load        *loadgen.Generator
 	timeline    *timeline
+	plan        faultPlan
+	live        *liveView
 }
 
 func (l *run) run(ctx context.Context) (sum *Summary, err error) {
@@ -213,6 +219,10 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		logs = f
 	}
 	logs = &lockedWriter{w: logs}
+	if l.plan, err = planFault(cfg); err != nil {
+		return nil, err
+	}
+	l.live = newLiveView(l.view, cfg.Redraw)
 	l.timeline = newTimeline(cfg.Scenario, cfg.Zones, func() []loadgen.ZoneStats {
 		if l.load == nil {
 			return nil
@@ -333,8 +343,8 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 
 	start := time.Now()
 	l.timeline.begin(start)
-	fmt.Fprintf(l.view, "Invoke API on %s — load %.0f/s, canaries every %s per zone; scenario %q in %s after %s\n",
-		endpoint, cfg.Rate, cfg.CanaryInterval, cfg.Scenario, cfg.FaultedZone, cfg.Warmup)
+	fmt.Fprintf(l.view, "Invoke API on %s — load %.0f/s, canaries every %s per zone; %s\n",
+		endpoint, cfg.Rate, cfg.CanaryInterval, l.plan)
 
 	var faultAt <-chan time.Time
 	if cfg.Scenario != "none" {
@@ -361,14 +371,51 @@ loop:
 			} else if ctx.Err() == nil {
 				l.log.Debug("scrape collector", "error", err)
 			}
-			l.printView(time.Since(start), l.load.Take())
+			l.live.show(l.frame(time.Since(start), l.load.Take()))
 		}
 	}
 	stopLoad()
 	workers.Wait()
 	sum = l.timeline.summary(cfg.Scenario, cfg.FaultedZone, l.load.Totals())
+	l.live.finish()
 	l.timeline.print(l.view)
 	return sum, nil
+}
+
+// planFault is the run's fault as configured, with the zones its experiment template targets.
+func planFault(cfg Config) (faultPlan, error) {
+	p := faultPlan{Scenario: cfg.Scenario, At: cfg.Warmup, Duration: cfg.FaultDuration}
+	if cfg.Scenario == experiment.ScenarioNone {
+		return p, nil
+	}
+	tmpl, err := experiment.Scenario(cfg.Scenario, cfg.Zones, cfg.FaultedZone, cfg.FaultDuration)
+	if err != nil {
+		return p, err
+	}
+	targeted := map[string]bool{}
+	for _, tg := range tmpl.Targets {
+		for _, z := range tg.Zones {
+			targeted[z] = true
+		}
+	}
+	for _, z := range cfg.Zones {
+		if targeted[z] {
+			p.Zones = append(p.Zones, z)
+		}
+	}
+	return p, nil
+}
+
+// String is the plan in the start-up line.
+func (p faultPlan) String() string {
+	if p.Scenario == experiment.ScenarioNone {
+		return "no fault planned (--scenario none)"
+	}
+	d := "until the run ends"
+	if p.Duration > 0 {
+		d = "for " + p.Duration.String()
+	}
+	return fmt.Sprintf("scenario %s in %s at t=%s, %s", p.Scenario, strings.Join(p.Zones, " and "), p.At, d)
 }
 
 func (l *run) startScenario() error {

@@ -90,6 +90,13 @@ func TestScenarioAZErrorsEvacuatesTheFaultedZone(t *testing.T) {
 	if sum.FalseAlarms != 0 {
 		t.Errorf("%d false alarms\n%s", sum.FalseAlarms, view)
 	}
+	// The live view marked the fault while it ran and printed the alarm as it happened, before the
+	// final timeline.
+	live, _, _ := strings.Cut(view, "\ntimeline:")
+	if !strings.Contains(live, "FAULT az-errors in "+sum.FaultedZone) || !strings.Contains(live, "<- FAULT") ||
+		!strings.Contains(live, "ALARM                        "+sum.FaultedZone) {
+		t.Errorf("live view did not show the fault and the alarm as they happened:\n%s", view)
+	}
 	// After the shift no user traffic reaches the faulted zone, so failures stop (a few answered
 	// in flight may still arrive in the period of the shift).
 	if sum.FailedAfterShift > sum.FailedBeforeShift {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/azlens/azlens/internal/loadgen"
@@ -13,8 +12,12 @@ import (
 
 // Summary is what `azlens up --summary-json` writes; scripts depend on its keys.
 type Summary struct {
-	Scenario      string   `json:"scenario"`
-	FaultedZone   string   `json:"faulted_zone"`
+	Scenario string `json:"scenario"`
+	// FaultedZone is the zone the scenario targets (the first, for a scenario faulting several).
+	FaultedZone string `json:"faulted_zone"`
+	// FaultedZones are all the zones the fault was injected into, in zone order; empty when no
+	// fault started.
+	FaultedZones  []string `json:"faulted_zones"`
 	AlarmZone     *string  `json:"alarm_zone"`
 	EvacuatedZone *string  `json:"evacuated_zone"`
 	TimeToAlarm   *float64 `json:"time_to_alarm_s"`
@@ -197,7 +200,12 @@ func failed(totals []loadgen.ZoneStats) int64 {
 func (t *timeline) summary(scenario, faulted string, totals []loadgen.ZoneStats) *Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &Summary{Scenario: scenario, FaultedZone: faulted}
+	s := &Summary{Scenario: scenario, FaultedZone: faulted, FaultedZones: []string{}}
+	for _, z := range t.zones {
+		if t.faulted[z] {
+			s.FaultedZones = append(s.FaultedZones, z)
+		}
+	}
 	if !t.faultAt.IsZero() {
 		end := failed(totals)
 		if t.shiftZone == "" {
@@ -259,6 +267,7 @@ func (t *timeline) print(w io.Writer) {
 	events := append([]Event(nil), t.events...)
 	t.mu.Unlock()
 	if len(events) == 0 {
+		fmt.Fprintln(w, "timeline: no events (no fault started, no alarm, no shift)")
 		return
 	}
 	fmt.Fprintln(w, "timeline:")
@@ -283,37 +292,3 @@ func (t *timeline) states() (alarm map[string]int, weight map[string]float64) {
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
 var alarmNames = map[int]string{0: "OK", 1: "PENDING", 2: "ALARM"}
-
-// printView prints one period of the live per-zone view.
-func (l *run) printView(elapsed time.Duration, period []loadgen.ZoneStats) {
-	alarm, weight := l.timeline.states()
-	byZone := map[string]loadgen.ZoneStats{}
-	for _, z := range period {
-		byZone[z.Zone] = z
-	}
-	canaries := map[string]string{}
-	for _, r := range l.canaries.Results() {
-		c := fmt.Sprintf("%d/%d ok", r.Success, r.Total())
-		if r.Last != "" && r.Last != "success" {
-			c += " (last: " + string(r.Last) + ")"
-		}
-		canaries[r.Zone] = c
-	}
-	tw := tabwriter.NewWriter(l.view, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "t=%s\tzone\tinv/s\terr %%\tp99 ms\talarm\ttraffic\tcanaries\n", elapsed.Round(time.Second))
-	for _, zid := range l.cfg.Zones {
-		z := byZone[zid]
-		n := z.Total()
-		errPct := 0.0
-		if n > 0 {
-			errPct = 100 * float64(n-z.Count[loadgen.Success]) / float64(n)
-		}
-		traffic := fmt.Sprintf("%.0f%%", 100*weight[zid])
-		if weight[zid] == 0 {
-			traffic = "SHIFTED AWAY"
-		}
-		fmt.Fprintf(tw, "\t%s\t%.1f\t%.2f\t%.1f\t%s\t%s\t%s\n", zid, float64(n)/l.cfg.Interval.Seconds(), errPct,
-			float64(z.Quantile(0.99).Microseconds())/1000, alarmNames[alarm[zid]], traffic, canaries[zid])
-	}
-	tw.Flush()
-}

@@ -1,9 +1,13 @@
 package loop
 
 import (
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/internal/loadgen"
 )
 
@@ -72,5 +76,44 @@ func TestTimelineNoneScenarioCountsEveryAlarmAsFalse(t *testing.T) {
 	s := tl.summary("none", "use1-az2", nil)
 	if s.FalseAlarms != 1 || s.AlarmZone == nil || s.TimeToAlarm != nil || s.EvacuatedZone != nil {
 		t.Errorf("summary %+v", s)
+	}
+}
+
+// TestSummaryListsEveryFaultedZone: the summary's faulted_zones are exactly the zones the
+// scenario's experiment template targets — both for two-az-errors, whose summary used to name only
+// the first.
+func TestSummaryListsEveryFaultedZone(t *testing.T) {
+	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
+	for _, name := range experiment.ScenarioNames() {
+		tmpl, err := experiment.Scenario(name, zones, "use1-az2", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targeted := map[string]bool{}
+		for _, tg := range tmpl.Targets {
+			for _, z := range tg.Zones {
+				targeted[z] = true
+			}
+		}
+		want := []string{}
+		for _, z := range zones {
+			if targeted[z] {
+				want = append(want, z)
+			}
+		}
+		tl := newTimeline(name, zones, func() []loadgen.ZoneStats { return nil })
+		t0 := time.Now()
+		tl.begin(t0)
+		if name != experiment.ScenarioNone { // the loop starts no experiment for none
+			tl.faultStarted(t0.Add(time.Second), name, "use1-az2", 0)
+		}
+		s := tl.summary(name, "use1-az2", nil)
+		if !slices.Equal(s.FaultedZones, want) {
+			t.Errorf("%s: faulted_zones %v, want %v (the template's targets)", name, s.FaultedZones, want)
+		}
+		b, _ := json.Marshal(s)
+		if !strings.Contains(string(b), `"faulted_zone":"use1-az2"`) || !strings.Contains(string(b), `"faulted_zones":[`) {
+			t.Errorf("%s: summary JSON %s", name, b)
+		}
 	}
 }
