@@ -145,13 +145,21 @@ func (c *Console) Record(f Frame, events []Event, guards []Guard, summary any) {
 	}
 }
 
-// Finish records the run's final summary: the page then stops polling.
-func (c *Console) Finish(summary any) {
+// Finish records the run's final summary and timeline: the page then stops polling.
+func (c *Console) Finish(summary any, events []Event) {
 	b, _ := json.Marshal(summary)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.summary = b
+	c.events = append(c.events[:0], events...)
 	c.done = true
+}
+
+// SetCollectorConfig records the collector's configuration of the run, for the report.
+func (c *Console) SetCollectorConfig(yaml string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.CollectorConfig = yaml
 }
 
 // State is what the page polls and the report embeds.

@@ -75,6 +75,9 @@ type Config struct {
 	WorkDir string
 	// Logger logs the loop's own troubles. Nil means discard.
 	Logger *slog.Logger
+	// Report is where the rehearsal report (one self-contained HTML file) is written when the
+	// run ends, by Duration or by ctx (Ctrl-C). Empty means none.
+	Report string
 }
 
 // Ports of the collector's listeners.
@@ -179,6 +182,7 @@ type run struct {
 	canaries    *canary.Runner
 	load        *loadgen.Generator
 	timeline    *timeline
+	console     *consoleFeed
 }
 
 func (l *run) run(ctx context.Context) (sum *Summary, err error) {
@@ -236,13 +240,16 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	}
 	l.addr = ln.Addr().String()
 	stops = append(stops, func(context.Context) { ln.Close() })
+	l.newConsole()
+	fmt.Fprintf(l.view, "azlens up: web console http://%s%s/\n", l.addr, consolePath)
 
 	// The collector before the region, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift")
+	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift", "http://"+l.addr+consolePath+"/otlp")
 	if err != nil {
 		return nil, err
 	}
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
+	l.setCollectorConfig(work)
 
 	l.region, err = emulator.NewRegion(emulator.RegionConfig{
 		Zones:       cfg.Zones,
@@ -270,6 +277,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd := emulator.NewFrontDoor(l.log, l.region)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
+	fd.Mount(consolePath, l.consoleHandler())
 	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
@@ -351,13 +359,18 @@ loop:
 			} else if ctx.Err() == nil {
 				l.log.Debug("scrape collector", "error", err)
 			}
-			l.printView(time.Since(start), l.load.Take())
+			elapsed, period := time.Since(start), l.load.Take()
+			l.printView(elapsed, period)
+			l.recordConsole(ctx, elapsed, period)
 		}
 	}
 	stopLoad()
 	workers.Wait()
 	sum = l.timeline.summary(cfg.Scenario, cfg.FaultedZone, l.load.Totals())
 	l.timeline.print(l.view)
+	if err := l.finishConsole(sum); err != nil {
+		return sum, err
+	}
 	return sum, nil
 }
 
