@@ -11,6 +11,7 @@
   const ZONE_DASHES = [[], [8, 4], [2, 3], [12, 3, 2, 3], [4, 4], [1, 1]];
   const MARK = { alarm: "#b3261e", shift: "#6a1b9a", back: "#1b7f3b" };
   const LIVE_TABLE_ROWS = 60;
+  const FAULT_SHADE = "rgba(255, 170, 0, 0.16)";
 
   const CHARTS = [
     { id: "rate", title: "Invocations/s", unit: "/s", get: (z) => z.rate },
@@ -23,6 +24,8 @@
   ];
 
   const st = { run: null, seq: 0, frames: [], events: [], guards: [], summary: null, done: false, charts: {}, trace: null };
+  // The browser tests read the charts' data through this.
+  window.azlens = st;
 
   const $ = (sel) => document.querySelector(sel);
   function el(tag, attrs, ...kids) {
@@ -96,7 +99,7 @@
   function shade(u) {
     const { ctx } = u, { top, height } = u.bbox;
     ctx.save();
-    ctx.fillStyle = "rgba(255, 170, 0, 0.16)";
+    ctx.fillStyle = FAULT_SHADE;
     for (const w of faultWindows()) {
       const x0 = u.valToPos(w.from, "x", true), x1 = u.valToPos(w.to, "x", true);
       if (x1 > x0) ctx.fillRect(x0, top, x1 - x0, height);
@@ -140,7 +143,7 @@
         width, height: 170,
         scales: { x: { time: false }, y: c.id === "alarm" ? { range: [0, 2.2] } : c.id === "weight" || c.id === "canary" ? { range: [0, 105] } : { auto: true } },
         axes: [{ label: "s since start", size: 34, labelSize: 14 }, { size: 46 }],
-        legend: { show: true },
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         series: [{ label: "t (s)" }].concat(st.run.zones.map((z, i) => ({
           label: z, stroke: ZONE_COLOURS[i % ZONE_COLOURS.length], dash: ZONE_DASHES[i % ZONE_DASHES.length], width: 1.6,
@@ -360,7 +363,7 @@
         const tmpl = await getJSON("api/scenario?" + q);
         const created = await getJSON("../fis/experimentTemplates", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(tmpl) });
         const x = await getJSON("../fis/experiments", { method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ experimentTemplateId: created.experimentTemplate.id }) });
+          body: JSON.stringify({ experimentTemplateId: created.experimentTemplate.id, tags: { "azlens:scenario": f.get("name"), "azlens:started-by": "console" } }) });
         say(`experiment ${x.experiment.id} (${f.get("name")} in ${f.get("zone")}) started`);
       } catch (err) { say("experiment failed: " + err.message); }
       refreshActions();
