@@ -6,6 +6,12 @@
 // The loop feeds it through Record (one Frame per view period) and Finish (the run's summary); the
 // collector feeds it traces through an OTLP/HTTP endpoint. The page polls /ui/api/state: no build
 // step, no connection held open per tab, and the same JSON is what the report embeds.
+//
+// Charts are drawn in the browser by uPlot (MIT, 50 KB, no dependencies), vendored from npm into
+// assets/vendor/uplot by scripts/vendor-uplot.sh, rather than as SVG rendered here: the live page
+// then redraws from the polled numbers without a server round trip per chart, the cursor reads
+// values off every series, and the report is the same page with the same script inlined, so the
+// two cannot drift apart.
 package console
 
 import (

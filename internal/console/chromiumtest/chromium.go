@@ -102,6 +102,13 @@ func (b *Browser) Errors() []string {
 	return append([]string(nil), b.errors...)
 }
 
+// ClearErrors forgets the errors seen so far (e.g. before loading another page).
+func (b *Browser) ClearErrors() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errors = nil
+}
+
 // NoErrors fails t if the page logged an error or threw.
 func (b *Browser) NoErrors() {
 	b.t.Helper()
