@@ -114,6 +114,8 @@ func TestReportInChromium(t *testing.T) {
 	if got := chromiumtest.Eval[string](b, `document.querySelector("#collector-config").textContent`); !strings.Contains(got, "lambdatelemetry") {
 		t.Errorf("collector configuration missing from the report: %q", got)
 	}
+	chromiumtest.Eval[chromedpVoid](b, `document.querySelector("#chart-error details").open = true`)
+	b.WaitFor("the error table to fill", `document.querySelectorAll("#chart-error details table tbody tr").length > 0`, 10*time.Second)
 	if got := chromiumtest.Eval[int](b, `document.querySelectorAll("#chart-error details table tbody tr").length`); got != 60 {
 		t.Errorf("the report's error table has %d rows, want every period (60)", got)
 	}

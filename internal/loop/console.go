@@ -29,7 +29,12 @@ type consoleFeed struct {
 	reported map[string]console.Guard
 	// guardEvents are timeline entries for guard counters that rose, merged into the loop's.
 	guardEvents []console.Event
+	// guardsAt is when the guard counters were last scraped: guards block rarely, so every
+	// guardPeriod is enough and spares the collector a second scrape each view period.
+	guardsAt time.Time
 }
+
+const guardPeriod = 5 * time.Second
 
 func (l *run) newConsole() {
 	cfg := l.cfg
@@ -109,16 +114,9 @@ func (l *run) recordConsole(ctx context.Context, elapsed time.Duration, period [
 		zf.Alarm, zf.Weight = alarm[zid], weight[zid]
 		f.Zones = append(f.Zones, zf)
 	}
-	if counts, err := l.console.guards.blocked(ctx); err == nil {
-		for reason, n := range counts {
-			if g, ok := l.console.reported[reason]; !ok || n > g.Blocked {
-				l.console.reported[reason] = console.Guard{Reason: reason, Blocked: n, At: f.At}
-				l.console.guardEvents = append(l.console.guardEvents, console.Event{At: f.At,
-					Event: "guard blocked a shift", Detail: fmt.Sprintf("%s (+%d, %d in all)", reason, n-g.Blocked, n)})
-			}
-		}
-	} else if ctx.Err() == nil {
-		l.log.Debug("scrape guard decisions", "error", err)
+	if time.Since(l.console.guardsAt) >= guardPeriod {
+		l.console.guardsAt = time.Now()
+		l.scrapeGuards(ctx, f.At)
 	}
 	guards := make([]console.Guard, 0, len(l.console.reported))
 	for _, g := range l.console.reported {
@@ -128,6 +126,24 @@ func (l *run) recordConsole(ctx context.Context, elapsed time.Duration, period [
 
 	sum := l.timeline.summary(l.cfg.Scenario, l.cfg.FaultedZone, l.load.Totals())
 	l.console.c.Record(f, l.consoleEvents(sum.Timeline), guards, sum)
+}
+
+// scrapeGuards reads the guard counters and adds a timeline entry for each that rose.
+func (l *run) scrapeGuards(ctx context.Context, at float64) {
+	counts, err := l.console.guards.blocked(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.log.Debug("scrape guard decisions", "error", err)
+		}
+		return
+	}
+	for reason, n := range counts {
+		if g, ok := l.console.reported[reason]; !ok || n > g.Blocked {
+			l.console.reported[reason] = console.Guard{Reason: reason, Blocked: n, At: at}
+			l.console.guardEvents = append(l.console.guardEvents, console.Event{At: at,
+				Event: "guard blocked a shift", Detail: fmt.Sprintf("%s (+%d, %d in all)", reason, n-g.Blocked, n)})
+		}
+	}
 }
 
 // consoleEvents is the loop's timeline with the guard entries merged in time order.

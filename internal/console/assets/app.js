@@ -134,9 +134,10 @@
     for (const c of CHARTS) {
       const plot = el("div", { class: "plot", role: "img", "aria-label": c.title + " per zone; the figures are in the table below" });
       const table = el("table", { class: "figures" });
-      const fig = el("div", { class: "chart", id: "chart-" + c.id },
-        el("h3", {}, c.title), plot,
-        el("details", {}, el("summary", {}, "Figures as a table"), table));
+      // The table is filled while it is open (a closed one is not read out either), so a live
+      // page does not rebuild seven hidden tables at every poll.
+      const details = el("details", { ontoggle: () => fillTable(st.charts[c.id]) }, el("summary", {}, "Figures as a table"), table);
+      const fig = el("div", { class: "chart", id: "chart-" + c.id }, el("h3", {}, c.title), plot, details);
       box.append(fig);
       const width = Math.max(380, (fig.clientWidth || 440) - 12);
       const opts = {
@@ -153,27 +154,33 @@
         hooks: { drawClear: [shade], draw: [marks] },
       };
       const u = new uPlot(opts, seriesData(c), plot);
-      st.charts[c.id] = { u, table, def: c };
+      st.charts[c.id] = { u, table, details, def: c, data: null };
     }
   }
 
   function updateCharts() {
     for (const c of CHARTS) {
       const ch = st.charts[c.id];
-      const data = seriesData(c);
-      ch.u.setData(data);
-      // The table alternative: every period in a report, the latest ones live.
-      const rows = report ? data[0].length : Math.min(LIVE_TABLE_ROWS, data[0].length);
-      const head = el("tr", {}, el("th", { scope: "col" }, "t (s)"), ...st.run.zones.map((z) => el("th", { scope: "col" }, z)));
-      const body = [];
-      for (let i = data[0].length - rows; i < data[0].length; i++) {
-        body.push(el("tr", {}, el("td", {}, fmt(data[0][i])), ...st.run.zones.map((_, zi) => {
-          const v = data[zi + 1][i];
-          return el("td", {}, c.id === "alarm" && v != null ? STATE_NAMES[v] : fmt(v, 1));
-        })));
-      }
-      ch.table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...body));
+      ch.data = seriesData(c);
+      ch.u.setData(ch.data);
+      if (ch.details.open) fillTable(ch);
     }
+  }
+
+  // fillTable writes a chart's figures as a table: every period in a report, the latest live.
+  function fillTable(ch) {
+    const c = ch.def, data = ch.data;
+    if (!data) return;
+    const rows = report ? data[0].length : Math.min(LIVE_TABLE_ROWS, data[0].length);
+    const head = el("tr", {}, el("th", { scope: "col" }, "t (s)"), ...st.run.zones.map((z) => el("th", { scope: "col" }, z)));
+    const body = [];
+    for (let i = data[0].length - rows; i < data[0].length; i++) {
+      body.push(el("tr", {}, el("td", {}, fmt(data[0][i])), ...st.run.zones.map((_, zi) => {
+        const v = data[zi + 1][i];
+        return el("td", {}, c.id === "alarm" && v != null ? STATE_NAMES[v] : fmt(v, 1));
+      })));
+    }
+    ch.table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...body));
   }
 
   function updateZones() {
@@ -265,7 +272,7 @@
     } catch (err) {
       $("#status").textContent = "console unreachable (" + err.message + "); retrying";
     }
-    setTimeout(poll, (st.run && st.run.interval_ms) || 2000);
+    setTimeout(poll, Math.max(1000, (st.run && st.run.interval_ms) || 2000));
   }
 
   // Recent invocations and the waterfall.
@@ -283,7 +290,7 @@
     } catch (err) {
       $("#waterfall").dataset.error = err.message;
     }
-    if (!st.done) setTimeout(pollTraces, 2 * ((st.run && st.run.interval_ms) || 2000));
+    if (!st.done) setTimeout(pollTraces, Math.max(2000, 2 * ((st.run && st.run.interval_ms) || 2000)));
   }
 
   async function showTrace(id) {

@@ -130,7 +130,11 @@ func (b *Browser) WaitFor(what, expr string, limit time.Duration) {
 	b.t.Helper()
 	_, err := chromedp.Run(b.Ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(limit), chromedp.WithPollingInterval(200*time.Millisecond)))
 	if err != nil {
-		b.t.Fatalf("wait for %s (%s): %v (page errors so far: %v)", what, expr, err, b.Errors())
+		errs := b.Errors()
+		if len(errs) > 5 {
+			errs = append(errs[:5], fmt.Sprintf("and %d more", len(errs)-5))
+		}
+		b.t.Fatalf("wait for %s (%s): %v (page errors so far: %v)", what, expr, err, errs)
 	}
 }
 
