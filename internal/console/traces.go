@@ -16,14 +16,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // maxOTLPBody bounds one export request, decompressed. The collector's batches of a laptop run
 // are far smaller; a bigger body is refused rather than buffered.
 const maxOTLPBody = 16 << 20
 
-// zoneAttr is the resource attribute naming the zone (OTel semantic conventions).
-const zoneAttr = "cloud.availability_zone"
+// zoneAttr is the resource attribute naming the zone.
+const zoneAttr = string(semconv.CloudAvailabilityZoneKey)
 
 // Span is one span of a trace, as the waterfall draws it.
 type Span struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/internal/console"
+	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/loadgen"
 )
 
@@ -35,6 +36,9 @@ type consoleFeed struct {
 }
 
 const guardPeriod = 5 * time.Second
+
+// promShiftBlocked is contract.MetricAZShiftBlocked as the Prometheus exporter names it.
+var promShiftBlocked = strings.ReplaceAll(contract.MetricAZShiftBlocked, ".", "_")
 
 func (l *run) newConsole() {
 	cfg := l.cfg
@@ -205,8 +209,8 @@ func (s *guardScraper) blocked(ctx context.Context) (map[string]int64, error) {
 	}
 	out := map[string]int64{}
 	for name, fam := range families {
-		// The exporter may add unit and _total suffixes to azlens.az.shift_blocked.
-		if !strings.HasPrefix(name, "azlens_az_shift_blocked") {
+		// The exporter may add unit and _total suffixes to the metric's name.
+		if !strings.HasPrefix(name, promShiftBlocked) {
 			continue
 		}
 		for _, m := range fam.GetMetric() {

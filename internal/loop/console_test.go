@@ -3,6 +3,8 @@ package loop
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -182,4 +184,24 @@ func slicesContains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestGuardScraperReadsBlockedDecisions(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `# HELP azlens_az_shift_blocked_total Decisions to shift a zone that a guard blocked, by reason.
+# TYPE azlens_az_shift_blocked_total counter
+azlens_az_shift_blocked_total{faas_name="hello",reason="zone_change_cooldown"} 3
+azlens_az_shift_blocked_total{faas_name="hello",reason="regional"} 1
+# TYPE azlens_az_alarm_state gauge
+azlens_az_alarm_state{cloud_availability_zone="use1-az1",faas_name="hello"} 2
+`)
+	}))
+	defer srv.Close()
+	got, err := (&guardScraper{url: srv.URL, client: srv.Client()}).blocked(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["zone_change_cooldown"] != 3 || got["regional"] != 1 {
+		t.Errorf("blocked = %v", got)
+	}
 }
