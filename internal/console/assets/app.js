@@ -143,7 +143,7 @@
       const opts = {
         width, height: 170,
         scales: { x: { time: false }, y: c.id === "alarm" ? { range: [0, 2.2] } : c.id === "weight" || c.id === "canary" ? { range: [0, 105] } : { auto: true } },
-        axes: [{ label: "s since start", size: 34, labelSize: 14 }, { size: 46 }],
+        axes: [{ label: "s since start", size: 34, labelSize: 14 }, { size: 62 }],
         legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         series: [{ label: "t (s)" }].concat(st.run.zones.map((z, i) => ({
