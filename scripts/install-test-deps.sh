@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and Go cannot fetch: the real AWS CLI (front-door compatibility
-# test) and Prometheus/promtool (rule tests, end-to-end scrape), from Debian's packages.
-# Idempotent and quiet when everything is already there. Neither install leaves a system service
-# enabled or running (scripts/install-prometheus.sh; the awscli package has none).
+# test), Prometheus/promtool (rule tests, end-to-end scrape) and Chromium (web console tests),
+# from Debian's packages. Idempotent and quiet when everything is already there. No install leaves
+# a system service enabled or running (scripts/install-prometheus.sh; the others have none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     need+=(prometheus)
   fi
 fi
+# Headless Chromium for the web console and report tests (internal/console).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""

@@ -31,7 +31,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&azs, "azs", "use1-az1,use1-az2,use1-az3", "comma-separated availability zone IDs")
 	fs.IntVar(&c.EnvsPerZone, "envs-per-az", 2, "execution environments pre-provisioned per zone")
 	fs.Float64Var(&c.Rate, "rate", 30, "steady user load, invocations per second over all zones")
-	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9001", "front door: Invoke API, /zonalshift and /fis")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9001", "front door: Invoke API, /zonalshift, /fis and the web console /ui/")
 	fs.StringVar(&c.Scenario, "scenario", "none", "fault scenario after warm-up: "+scenarioList())
 	fs.StringVar(&c.FaultedZone, "fault-zone", "", "zone the scenario faults (default: the second zone)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "time before the fault starts (default: 3 short detector windows)")
@@ -40,6 +40,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.Interval, "interval", 2*time.Second, "how often the per-zone view is printed")
 	fs.StringVar(&timing, "timing", "demo", "detector and shift timings: demo (spec detection, quick recovery), production, fast (tests)")
 	fs.StringVar(&summaryPath, "summary-json", "", "write the run's summary (JSON) to this file")
+	fs.StringVar(&c.Report, "report", "", "write the rehearsal report (one self-contained HTML file) here when the run ends, also on Ctrl-C")
 	verbose := fs.Bool("verbose", false, "copy function, extension and collector output to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err

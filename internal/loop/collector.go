@@ -102,6 +102,11 @@ exporters:
   zonalshift:
     endpoint: {{.ShiftEndpoint}}
     lease: {{.Timing.Lease}}
+  # The web console's recent-invocation buffer (internal/console); best effort, never retried.
+  otlphttp/console:
+    endpoint: {{.ConsoleEndpoint}}
+    retry_on_failure:
+      enabled: false
 service:
   telemetry:
     logs:
@@ -112,7 +117,7 @@ service:
     traces:
       receivers: [lambdatelemetry]
       processors: [batch]
-      exporters: [debug]
+      exporters: [debug, otlphttp/console]
     logs:
       receivers: [lambdatelemetry]
       processors: [batch]
@@ -130,12 +135,13 @@ type collectorProcess struct {
 	err    error
 }
 
-func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint string) (*collectorProcess, error) {
+func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, consoleEndpoint string) (*collectorProcess, error) {
 	var b strings.Builder
 	err := collectorConfig.Execute(&b, map[string]any{
-		"Ports":         cfg.CollectorPorts,
-		"Timing":        cfg.Timing,
-		"ShiftEndpoint": shiftEndpoint,
+		"Ports":           cfg.CollectorPorts,
+		"Timing":          cfg.Timing,
+		"ShiftEndpoint":   shiftEndpoint,
+		"ConsoleEndpoint": consoleEndpoint,
 	})
 	if err != nil {
 		return nil, err

@@ -87,6 +87,9 @@ type Config struct {
 	WorkDir string
 	// Logger logs the loop's own troubles. Nil means discard.
 	Logger *slog.Logger
+	// Report is where the rehearsal report (one self-contained HTML file) is written when the
+	// run ends, by Duration or by ctx (Ctrl-C). Empty means none.
+	Report string
 }
 
 // Ports of the collector's listeners.
@@ -193,6 +196,7 @@ type run struct {
 	timeline    *timeline
 	plan        faultPlan
 	live        *liveView
+	console     *consoleFeed
 }
 
 func (l *run) run(ctx context.Context) (sum *Summary, err error) {
@@ -254,13 +258,16 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	}
 	l.addr = ln.Addr().String()
 	stops = append(stops, func(context.Context) { ln.Close() })
+	l.newConsole()
+	fmt.Fprintf(l.view, "azlens up: web console http://%s%s/\n", l.addr, consolePath)
 
 	// The collector before the region, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift")
+	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift", "http://"+l.addr+consolePath+"/otlp")
 	if err != nil {
 		return nil, err
 	}
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
+	l.setCollectorConfig(work)
 
 	l.region, err = emulator.NewRegion(emulator.RegionConfig{
 		Zones:          cfg.Zones,
@@ -289,6 +296,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd := emulator.NewFrontDoor(l.log, l.region)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
+	fd.Mount(consolePath, l.consoleHandler())
 	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
@@ -371,7 +379,9 @@ loop:
 			} else if ctx.Err() == nil {
 				l.log.Debug("scrape collector", "error", err)
 			}
-			l.live.show(l.frame(time.Since(start), l.load.Take()))
+			elapsed, period := time.Since(start), l.load.Take()
+			l.live.show(l.frame(elapsed, period))
+			l.recordConsole(ctx, elapsed, period)
 		}
 	}
 	stopLoad()
@@ -379,6 +389,9 @@ loop:
 	sum = l.timeline.summary(cfg.Scenario, cfg.FaultedZone, l.load.Totals())
 	l.live.finish()
 	l.timeline.print(l.view)
+	if err := l.finishConsole(sum); err != nil {
+		return sum, err
+	}
 	return sum, nil
 }
 
