@@ -148,6 +148,16 @@ func (c *Collector) Stop(t testing.TB) {
 	}
 }
 
+// Kill ends the collector at once, as a crash or an OOM kill does (SIGKILL to its process group,
+// no draining), and returns when it has exited.
+func (c *Collector) Kill() {
+	if done, _ := c.Exited(); done {
+		return
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	<-c.done
+}
+
 // kill ends the process and its children if it is still running: SIGTERM, SIGKILL after
 // StopLimit.
 func (c *Collector) kill() {

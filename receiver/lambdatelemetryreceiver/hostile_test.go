@@ -48,7 +48,7 @@ func TestHostileInput(t *testing.T) {
 		{Name: "deep json", Method: http.MethodPost, Path: TelemetryPath, Header: jsonCT,
 			Body: hostiletest.DeepJSON(100_000), Status: http.StatusBadRequest, Message: "body is not json"},
 		{Name: "deep record", Method: http.MethodPost, Path: TelemetryPath, Header: jsonCT,
-			Body: []byte(`[{"time":"2026-03-01T10:00:00.000Z","type":"function","record":` + string(hostiletest.DeepJSON(10_000)) + `}]`),
+			Body:   []byte(`[{"time":"2026-03-01T10:00:00.000Z","type":"function","record":` + string(hostiletest.DeepJSON(10_000)) + `}]`),
 			Status: http.StatusBadRequest, Message: "body is not json"},
 	}
 	ok := hostiletest.Case{Method: http.MethodPost, Path: AgentBatchPath, Header: jsonCT,

@@ -6,34 +6,25 @@ package soak
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/otlpreceiver"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/emulatortest"
+	"github.com/azlens/azlens/internal/contract"
+	"github.com/azlens/azlens/internal/e2etest"
 	"github.com/azlens/azlens/internal/testbin"
 )
 
@@ -88,10 +79,9 @@ func TestFaultSoak(t *testing.T) {
 	defer cancel()
 
 	sink := startSink(t)
-	collectorAddr := freeAddr(t)
-	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, collectorAddr, sink.addr)}
-	col.start(ctx)
-	t.Cleanup(col.kill)
+	collectorAddr := e2etest.FreeAddr(t)
+	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, collectorAddr, sink.Addr)}
+	col.start()
 	proxy := startProxy(t, collectorAddr)
 
 	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
@@ -130,14 +120,14 @@ func TestFaultSoak(t *testing.T) {
 	}{
 		{"healthy", func() {}},
 		{"collector killed", func() { col.kill() }},
-		{"collector restarted", func() { col.start(ctx) }},
+		{"collector restarted", func() { col.start() }},
 		{"connections refused", func() { proxy.setMode(modeRefuse) }},
 		{"black-holed", func() { proxy.setMode(modeBlackhole) }},
 		{"503", func() { proxy.setMode(mode503) }},
 		{"502", func() { proxy.setMode(mode502) }},
 		{"healthy again", func() { proxy.setMode(modePass) }},
 		{"collector killed again", func() { col.kill() }},
-		{"collector restarted again", func() { col.start(ctx) }},
+		{"collector restarted again", func() { col.start() }},
 	}
 	per := perZone / len(phases)
 	var mu sync.Mutex
@@ -201,7 +191,7 @@ func TestFaultSoak(t *testing.T) {
 			total += n
 		}
 	}
-	got := sink.waitEvents(ctx, want)
+	got := sink.waitEvents(t, want)
 	lost, dup := 0, 0
 	for id, types := range want {
 		for typ, n := range types {
@@ -246,8 +236,10 @@ receivers:
   lambdatelemetry:
     endpoint: %s
 exporters:
-  otlp_http:
-    endpoint: http://%s
+  otlp_grpc:
+    endpoint: %s
+    tls:
+      insecure: true
     # Synchronous: the receiver answers the agent only once the sink has the data, so a SIGKILL
     # can only lose what was never acknowledged (and the agent retries that).
     sending_queue:
@@ -261,91 +253,26 @@ service:
   pipelines:
     logs:
       receivers: [lambdatelemetry]
-      exporters: [otlp_http]
+      exporters: [otlp_grpc]
     metrics:
       receivers: [lambdatelemetry]
-      exporters: [otlp_http]
+      exporters: [otlp_grpc]
 `
 
-// collector is the real azlens-collector binary, killed with SIGKILL and started again on the
-// same address.
+// collector is the real azlens-collector binary on a fixed address, killed and started again.
 type collector struct {
 	t      *testing.T
 	config string
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    bytes.Buffer
+	proc   *e2etest.Collector
 }
 
-func (c *collector) start(ctx context.Context) {
-	c.t.Helper()
-	path := filepath.Join(c.t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(c.config), 0o600); err != nil {
-		c.t.Fatal(err)
-	}
-	cmd := exec.Command(collectorPath, "--config", path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	ready, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stderr)
-		var once sync.Once
-		for sc.Scan() {
-			c.mu.Lock()
-			c.log.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
-			if strings.Contains(sc.Text(), "Everything is ready") {
-				once.Do(func() { close(ready) })
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case <-exited:
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.t.Fatalf("collector exited before it was ready:\n%s", c.log.String())
-	case <-ctx.Done():
-		c.t.Fatalf("collector not ready: %v", ctx.Err())
-	}
-	c.mu.Lock()
-	c.cmd, c.exited = cmd, exited
-	c.mu.Unlock()
-}
+func (c *collector) start() { c.proc = e2etest.StartCollector(c.t, collectorPath, c.config) }
 
-// stop ends the collector as a deploy does (SIGTERM) and waits until it has exited.
-func (c *collector) stop() {
-	c.mu.Lock()
-	cmd, exited := c.cmd, c.exited
-	c.cmd = nil
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	<-exited
-}
+// kill is a crash: SIGKILL, nothing drained.
+func (c *collector) kill() { c.proc.Kill() }
 
-func (c *collector) kill() {
-	c.mu.Lock()
-	cmd, exited := c.cmd, c.exited
-	c.cmd = nil
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
+// stop is a deploy: SIGTERM, the pipelines drained.
+func (c *collector) stop() { c.proc.Stop(c.t) }
 
 // Proxy modes: what the agents' connections to the collector meet.
 const (
@@ -458,97 +385,32 @@ func (p *proxy) handle(c net.Conn) {
 	}
 }
 
-// sink is the OTLP/HTTP endpoint the collector exports to.
-type sink struct {
-	addr    string
-	logs    consumertest.LogsSink
-	metrics consumertest.MetricsSink
-	got     chan struct{}
-}
+// sink is the OTLP endpoint the collector exports to.
+type sink struct{ *e2etest.Sink }
 
-func startSink(t *testing.T) *sink {
-	s := &sink{addr: freeAddr(t), got: make(chan struct{}, 1)}
-	f := otlpreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig()
-	if err := confmap.NewFromStringMap(map[string]any{
-		"protocols": map[string]any{"http": map[string]any{"endpoint": s.addr}},
-	}).Unmarshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	set := receivertest.NewNopSettings(f.Type())
-	lr, err := f.CreateLogs(context.Background(), set, cfg, notifying{s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr, err := f.CreateMetrics(context.Background(), set, cfg, notifying{s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	if err := mr.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = lr.Shutdown(context.Background())
-		_ = mr.Shutdown(context.Background())
-	})
-	return s
-}
-
-type notifying struct{ s *sink }
-
-func (n notifying) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
-
-func (n notifying) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	err := n.s.logs.ConsumeLogs(ctx, ld)
-	n.poke()
-	return err
-}
-
-func (n notifying) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
-	err := n.s.metrics.ConsumeMetrics(ctx, md)
-	n.poke()
-	return err
-}
-
-func (n notifying) poke() {
-	select {
-	case n.s.got <- struct{}{}:
-	default:
-	}
-}
+func startSink(t *testing.T) *sink { return &sink{e2etest.OTLPSink(t)} }
 
 // waitEvents waits until every request id in want has at least its count of log records of each
-// type (or ctx ends) and returns the counts seen.
-func (s *sink) waitEvents(ctx context.Context, want map[string]map[string]int) map[string]map[string]int {
-	for {
-		got := s.eventsByRequest()
-		complete := true
+// type and returns the counts seen.
+func (s *sink) waitEvents(t *testing.T, want map[string]map[string]int) map[string]map[string]int {
+	var got map[string]map[string]int
+	s.Wait(t, "every event of every invocation", func() (bool, string) {
+		got = s.eventsByRequest()
+		missing := 0
 		for id, types := range want {
 			for typ, n := range types {
-				if got[id][typ] < n {
-					complete = false
-				}
+				missing += max(n-got[id][typ], 0)
 			}
 		}
-		if complete {
-			return got
-		}
-		select {
-		case <-s.got:
-		case <-ctx.Done():
-			return got
-		}
-	}
+		return missing == 0, fmt.Sprintf("%d events missing", missing)
+	})
+	return got
 }
 
-// eventsByRequest counts the log records per faas.invocation_id and event type (platform events
-// and function lines; the agent's own extension lines are not the functions' data).
+// eventsByRequest counts the log records per faas.invocation_id ("" for none) and event type.
 func (s *sink) eventsByRequest() map[string]map[string]int {
 	got := map[string]map[string]int{}
-	for _, ld := range s.logs.AllLogs() {
+	for _, ld := range s.Logs.AllLogs() {
 		rls := ld.ResourceLogs()
 		for i := 0; i < rls.Len(); i++ {
 			sls := rls.At(i).ScopeLogs()
@@ -556,11 +418,8 @@ func (s *sink) eventsByRequest() map[string]map[string]int {
 				lrs := sls.At(j).LogRecords()
 				for k := 0; k < lrs.Len(); k++ {
 					a := lrs.At(k).Attributes()
-					id, ok := a.Get("faas.invocation_id")
+					id, _ := a.Get("faas.invocation_id") // "" for a line of no known invocation
 					typ, _ := a.Get("type")
-					if !ok {
-						continue
-					}
 					if got[id.Str()] == nil {
 						got[id.Str()] = map[string]int{}
 					}
@@ -585,10 +444,13 @@ func (s *sink) invocationsCounted() int {
 	return total
 }
 
-// agentDrops sums the agents' own cumulative events_dropped counters (last value per series).
-func (s *sink) agentDrops() int {
+// agentDrops sums the agents' own cumulative events_dropped counters.
+func (s *sink) agentDrops() int { return s.lastSum(contract.MetricAgentPrefix + "events_dropped") }
+
+// lastSum sums the last value of each series of a cumulative counter.
+func (s *sink) lastSum(name string) int {
 	last := map[string]int64{}
-	s.eachPoint("azlens.agent.events_dropped", func(key string, v int64) { last[key] = max(last[key], v) })
+	s.eachPoint(name, func(key string, v int64) { last[key] = max(last[key], v) })
 	total := 0
 	for _, v := range last {
 		total += int(v)
@@ -597,7 +459,7 @@ func (s *sink) agentDrops() int {
 }
 
 func (s *sink) eachPoint(name string, f func(series string, v int64)) {
-	for _, md := range s.metrics.AllMetrics() {
+	for _, md := range s.Metrics.AllMetrics() {
 		rms := md.ResourceMetrics()
 		for i := 0; i < rms.Len(); i++ {
 			inst, _ := rms.At(i).Resource().Attributes().Get("faas.instance")
@@ -613,7 +475,11 @@ func (s *sink) eachPoint(name string, f func(series string, v int64)) {
 					for d := 0; d < dps.Len(); d++ {
 						dp := dps.At(d)
 						key := fmt.Sprintf("%s|%v|%d", inst.AsString(), dp.Attributes().AsRaw(), dp.StartTimestamp())
-						f(key, dp.IntValue())
+						v := dp.IntValue()
+						if dp.ValueType() == pmetric.NumberDataPointValueTypeDouble {
+							v = int64(dp.DoubleValue()) // the agent's counters travel as doubles
+						}
+						f(key, v)
 					}
 				}
 			}
@@ -621,12 +487,97 @@ func (s *sink) eachPoint(name string, f func(series string, v int64)) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// TestForcedDropsAreCounted: when the collector stays away longer than the agent's bounds allow
+// (the smallest memory bound, no spool), the agent must drop — and every event it drops must be
+// in its events_dropped counter, which reaches the collector once it is back. Nothing vanishes
+// uncounted: lost ≤ dropped, and dropped exceeds lost only by init-phase events that carry no
+// invocation id.
+func TestForcedDropsAreCounted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	sink := startSink(t)
+	collectorAddr := e2etest.FreeAddr(t)
+	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, collectorAddr, sink.Addr)}
+	proxy := startProxy(t, collectorAddr)
+	proxy.setMode(modeRefuse) // the collector is not there yet
+
+	sb, err := emulator.NewSandbox(emulator.SandboxConfig{
+		Function: emulator.Function{
+			Name:    "drops",
+			Timeout: 5 * time.Second,
+			Env: map[string]string{
+				"AZLENS_COLLECTOR_ENDPOINT":   "http://" + proxy.addr,
+				"AZLENS_COLLECTOR_TIMEOUT_MS": "300",
+				"AZLENS_RETRY_INITIAL_MS":     "20",
+				"AZLENS_RETRY_MAX_MS":         "100",
+				"AZLENS_MEMORY_LIMIT_BYTES":   "262144",
+				"AZLENS_SPOOL_LIMIT_BYTES":    "0",
+				"AZLENS_TELEMETRY_TYPES":      "platform,function",
+				"AZLENS_FLUSH_MODE":           "periodic",
+			},
+			Runtime:    &emulator.ProcessRuntime{Path: functionPath},
+			Extensions: []emulator.Extension{&emulator.ProcessExtension{Path: agentPath}},
+		},
+		AZ:        "use1-az1",
+		LogOutput: io.Discard,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	if err := sb.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]int{}
+	invoke := func(lines int) {
+		t.Helper()
+		res, err := sb.Invoke(ctx, &emulator.InvokeRequest{Payload: []byte(fmt.Sprintf(`{"mode":"log","n":%d}`, lines))})
+		if err != nil || res.Status != "success" {
+			t.Fatalf("invoke: %v %+v", err, res)
+		}
+		<-res.Done
+		want[res.RequestID] = map[string]int{"platform.start": 1, "function": lines, "platform.runtimeDone": 1, "platform.report": 1}
+	}
+	// About 1 MB of log lines while nothing can be sent: four times the memory bound.
+	for range 40 {
+		invoke(1000)
+	}
+	proxy.setMode(modePass)
+	col.start()
+	// Afterwards a few small invocations carry the agent's counters to the collector.
+	for range 5 {
+		invoke(1)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	if err := sb.Shutdown(sctx, emulator.ShutdownSpindown); err != nil {
+		t.Fatal(err)
+	}
+	col.stop()
+
+	got := sink.eventsByRequest()
+	missing := 0
+	for id, types := range want {
+		for typ, n := range types {
+			missing += max(n-got[id][typ], 0)
+		}
+	}
+	// A function line whose invocation's platform.start was dropped arrives without an invocation
+	// id (the receiver cannot tell which invocation was active): it is delivered, not lost.
+	lost := max(missing-got[""]["function"], 0)
+	// Drops happen in two places, each counted: the agent's bounds (azlens.agent.events_dropped)
+	// and Lambda's own buffers when the agent reads slower than the function logs
+	// (platform.logsDropped → aws.lambda.telemetry.dropped_records).
+	agentDropped, lambdaDropped := sink.agentDrops(), sink.lastSum(contract.MetricDroppedRecords)
+	dropped := agentDropped + lambdaDropped
+	for _, k := range []string{"events_received", "events_forwarded", "events_spooled", "events_replayed", "events_dropped", "batches_sent", "batches_failed"} {
+		t.Logf("agent %s = %d", k, sink.lastSum(contract.MetricAgentPrefix+k))
+	}
+	t.Logf("events lost: %d; counted as dropped: %d by the agent (events_dropped), %d by the Telemetry API (logsDropped)", lost, agentDropped, lambdaDropped)
+	if lost == 0 {
+		t.Fatal("nothing was dropped: the test did not exceed the agent's memory bound")
+	}
+	const initEvents = 10 // initStart, telemetrySubscription, initRuntimeDone, extension, initReport, with room
+	if dropped < lost || dropped > lost+initEvents {
+		t.Fatalf("the agent counted %d dropped events, but %d of the invocations' events are missing: drops not counted", dropped, lost)
+	}
 }
