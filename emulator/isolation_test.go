@@ -4,13 +4,18 @@ import (
 	"archive/zip"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,5 +356,65 @@ func TestHoldingExtensionWarnsOnce(t *testing.T) {
 	}
 	if !strings.Contains(sum.String(), "2 invocations, 2 resets (Sandbox.Timeout 2)") {
 		t.Errorf("summary line %q", sum.String())
+	}
+}
+
+// repoRoot is the module root, two levels above this package's directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd)
+}
+
+// `make layer`'s zip, built by the same script, runs as shipped: the agent starts from
+// /opt/extensions in an isolated environment and reaches a collector on the host's loopback
+// through a forwarded port.
+func TestAgentLayerAsShipped(t *testing.T) {
+	root := repoRoot(t)
+	dist := t.TempDir()
+	cmd := exec.Command(filepath.Join(root, "extension-agent", "build-layer.sh"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "DIST="+dist, "ARCHS="+runtime.GOARCH)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build-layer.sh: %v\n%s", err, out)
+	}
+	layer := filepath.Join(dist, "azlens-agent-layer-"+runtime.GOARCH+".zip")
+
+	var posts atomic.Int64
+	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		posts.Add(1)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sink.Serve(ln)
+	defer sink.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	fn := processFunction(map[string]string{
+		"AZLENS_COLLECTOR_ENDPOINT":    "http://127.0.0.1:" + itoa(port),
+		"AZLENS_COLLECTOR_COMPRESSION": "none",
+	})
+	fn.Layers = []string{layer}
+	s, log, err := startSandbox(t, SandboxConfig{Function: fn, Network: NetworkIsolated, HostPorts: []int{port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exts := log.find("platform.extension")
+	if len(exts) != 1 || exts[0].Record["name"] != "azlens-agent" {
+		t.Fatalf("platform.extension events %v, want azlens-agent from the layer", exts)
+	}
+	invokeAll(t, s, 3)
+	shutdown(t, s, ShutdownSpindown)
+	if posts.Load() == 0 {
+		t.Fatal("the agent posted nothing to the collector on the host's loopback")
+	}
+	if sum := s.Summary(); len(sum.Resets) != 0 {
+		t.Errorf("summary %s", sum)
 	}
 }
