@@ -276,7 +276,7 @@ func (s *Sandbox) claimPort(extension, protocol string, port int) error {
 	if !taken || owner.sandbox == s.id {
 		return nil
 	}
-	s.log.Warn("telemetry subscription refused: its port is another environment's on the shared loopback "+
+	s.warnOnce("port/"+strconv.Itoa(port)+"/"+extension, "telemetry subscription refused: its port is another environment's on the shared loopback "+
 		"(fixed listener ports collide without network namespaces)",
 		"extension", extension, "port", port, "protocol", protocol,
 		"owner_environment", owner.sandbox, "owner_extension", owner.extension)

@@ -143,7 +143,7 @@ func TestThirdPartyExtensionsIsolatedThreeZones(t *testing.T) {
 	}
 	var envs []env
 	for _, az := range []string{"use1-az1", "use1-az2", "use1-az3"} {
-		s, rec := thirdPartyEnv(t, az, NetworkIsolated, nil, nil, []string{"-port", "4325"})
+		s, rec := thirdPartyEnv(t, az, NetworkIsolated, nil, nil, nil)
 		envs = append(envs, env{s, rec})
 	}
 	for _, e := range envs {

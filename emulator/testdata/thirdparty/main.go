@@ -33,8 +33,8 @@ import (
 )
 
 var (
-	mode     = flag.String("mode", "samples", "samples | otel")
-	port     = flag.Int("port", 4323, "telemetry listener port (samples; the otel receiver)")
+	mode     = flag.String("mode", "", "samples | otel (default: otel when the file name contains \"otel\", else samples)")
+	port     = flag.Int("port", 0, "telemetry listener port (default: 4323 for samples, 4325 for the otel receiver)")
 	lifePort = flag.Int("lifecycle-port", 53612, "lifecycle listener port (otel)")
 	otlp     = flag.String("otlp", "4317,4318", "OTLP receiver ports bound (otel; comma-separated, may be empty)")
 )
@@ -58,6 +58,19 @@ func record(kind, requestID, listener string) {
 
 func main() {
 	flag.Parse()
+	// Run as a layer's /opt/extensions/<name> there are no arguments: the name picks the mode.
+	if *mode == "" {
+		*mode = "samples"
+		if strings.Contains(name, "otel") {
+			*mode = "otel"
+		}
+	}
+	if *port == 0 {
+		*port = 4323
+		if *mode == "otel" {
+			*port = 4325
+		}
+	}
 	if dir := os.Getenv("THIRDPARTY_RECORD"); dir != "" {
 		f, err := os.Create(filepath.Join(dir, strconv.Itoa(os.Getpid())+".jsonl"))
 		if err != nil {
