@@ -9,7 +9,15 @@ set -euo pipefail
 
 VERSION="${AZLENS_LAMBDA_RIC_VERSION:-3.3.0}"
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/azlens/npm/aws-lambda-ric-$VERSION"
-if [ -x "$dir/node_modules/.bin/aws-lambda-ric" ] && [ -f "$dir/.complete" ]; then
+if [ -f "$dir/.complete" ]; then
+  echo "$dir"
+  exit 0
+fi
+# One build at a time (parallel test packages may all ask): the others wait, then find it done.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+if [ -f "$dir/.complete" ]; then
   echo "$dir"
   exit 0
 fi
