@@ -9,7 +9,8 @@
 //     failure is fatal there), and two subscriptions under one extension identifier, both to
 //     "http://:PORT/": a lifecycle listener (platform) that must see platform.runtimeDone of an
 //     invocation before the extension calls /event/next again, and a receiver (platform,
-//     function, extension) that takes everything.
+//     function, extension) that takes everything. (The original lets its listeners pick free
+//     ports; this one binds fixed ones, which only makes collisions likelier.)
 //
 // With THIRDPARTY_RECORD set (a directory), it writes one JSON line per INVOKE it got and per
 // platform.report any of its listeners received to THIRDPARTY_RECORD/<pid>.jsonl, so a test can
