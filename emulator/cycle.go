@@ -605,7 +605,9 @@ func (s *Sandbox) failBeforeRuntime(c *cycle, inv *invocation, f *failure, initF
 		Metrics: &runtimeDoneMetrics{}, Tracing: tracingFor(inv.trace, inv.spanID),
 	})
 	s.emit(c, now, "platform.report", c.report(inv, st, f.errorType, 0))
+	s.mu.Lock()
 	res := inv.result()
+	s.mu.Unlock()
 	if initFailed {
 		c.teardown(context.Background(), f.reason)
 		s.dropCycle(c)

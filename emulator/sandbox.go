@@ -431,7 +431,12 @@ func (s *Sandbox) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResult
 	c.dispatch(inv)
 	select {
 	case <-inv.answered:
-		return inv.result(), nil
+		// Under the lock: after a timeout answered it, the runtime may still be finishing its
+		// response and stamping respEnd.
+		s.mu.Lock()
+		res := inv.result()
+		s.mu.Unlock()
+		return res, nil
 	case <-ctx.Done():
 		// The invocation goes on; Done still closes and frees the sandbox.
 		return nil, ctx.Err()
