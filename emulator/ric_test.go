@@ -74,7 +74,13 @@ func ricFunction(t *testing.T, handler string) Function {
 }
 
 func TestRICInvocations(t *testing.T) {
-	s, _, err := startSandbox(t, SandboxConfig{Function: ricFunction(t, "index.handler"), InitTimeout: 30 * time.Second})
+	t.Run("shared", func(t *testing.T) { ricInvocations(t, NetworkShared) })
+	// Inside a namespace of its own the client finds the API at Lambda's 127.0.0.1:9001.
+	t.Run("isolated", func(t *testing.T) { ricInvocations(t, NetworkIsolated) })
+}
+
+func ricInvocations(t *testing.T, network Network) {
+	s, _, err := startSandbox(t, SandboxConfig{Function: ricFunction(t, "index.handler"), InitTimeout: 30 * time.Second, Network: network})
 	if err != nil {
 		t.Fatal(err)
 	}
