@@ -679,6 +679,9 @@ func (c *cycle) teardown(ctx context.Context, reason ShutdownReason) {
 		c.s.telDone.add(c.hub.Stats())
 		c.hubClosed = true
 		c.s.mu.Unlock()
+		// The cycle's extensions are gone: the loopback ports they received on are free for
+		// other environments again.
+		releasePorts(c.s.id)
 	})
 }
 
