@@ -43,8 +43,9 @@ generate-check: generate
 	if [ -n "$$out" ]; then echo "make generate changed (commit its output):"; echo "$$out"; exit 1; fi
 
 # The main job: a region of 3 zones running the sample function under steady load.
-up: build
-	./$(BIN)/azlens up
+# The agent runs from its layer zip, exactly as shipped.
+up: build layer
+	./$(BIN)/azlens up --agent-layer dist/azlens-agent-layer-$$($(GO) env GOARCH).zip
 
 vet:
 	$(GO) vet ./...

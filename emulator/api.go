@@ -35,8 +35,14 @@ type Function struct {
 	// *InProcessRuntime (a Go handler in this process that still speaks the Runtime API over loopback).
 	Runtime Runtime
 	// Extensions are the external (process) or in-process extensions started in every sandbox, in
-	// this order; at most 10.
+	// this order; at most 10 together with those found in Layers.
 	Extensions []Extension
+	// Layers are paths of layer .zip archives, unpacked in this order into the environment's /opt
+	// (a later layer's file replaces an earlier one's), as Lambda does. Every file in
+	// /opt/extensions runs as an external extension named after the file. With a mount namespace
+	// (NetworkIsolated) the environment sees them at /opt; otherwise at a directory of its own,
+	// and PATH and LD_LIBRARY_PATH name that directory instead of /opt.
+	Layers []string
 }
 
 // Runtime is *ProcessRuntime or *InProcessRuntime.
@@ -92,8 +98,15 @@ type SandboxConfig struct {
 	// a random one.
 	ID string
 	// Listen is the address of the sandbox's API server (AWS_LAMBDA_RUNTIME_API). Empty means
-	// "127.0.0.1:0".
+	// "127.0.0.1:0" on the shared loopback, "127.0.0.1:9001" (Lambda's) in a namespace of its own.
 	Listen string
+	// Network chooses whether the environment has a network of its own (see Network). Zero is
+	// NetworkShared.
+	Network Network
+	// HostPorts are TCP ports of the host's loopback that the processes of an isolated environment
+	// reach at 127.0.0.1:PORT inside it (each connection is forwarded), e.g. a collector's OTLP
+	// port. An extension can no longer bind these ports itself. Ignored on the shared loopback.
+	HostPorts []int
 	// TmpDir is the environment's /tmp, given to every process as TMPDIR and kept across resets.
 	// Empty means a new directory made by Start and removed by Shutdown.
 	TmpDir string
@@ -113,6 +126,24 @@ type SandboxConfig struct {
 	// Hooks let fault experiments act inside the sandbox. Nil means none.
 	Hooks *Hooks
 }
+
+// Network is how an execution environment's processes are networked.
+type Network int
+
+const (
+	// NetworkShared runs every environment on the host's loopback, each API server on its own
+	// port. Fixed ports collide between environments: a subscription to a port another
+	// environment already receives on is refused (and logged at WARN), never cross-delivered.
+	NetworkShared Network = iota
+	// NetworkIsolated gives each environment network and mount namespaces of its own (Linux,
+	// CAP_SYS_ADMIN): loopback up, the APIs at 127.0.0.1:9001 inside, sandbox.localdomain and
+	// sandbox resolving to 127.0.0.1, layers mounted read-only on /opt, fixed ports free in every
+	// environment. Processes only, no in-process members. Start fails where the host refuses.
+	NetworkIsolated
+	// NetworkAuto is NetworkIsolated where the host allows it and every member is a process,
+	// NetworkShared otherwise (said once per process at WARN).
+	NetworkAuto
+)
 
 // Hooks are the points where fault injection acts; every field may be nil.
 type Hooks struct {

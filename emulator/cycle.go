@@ -118,6 +118,10 @@ func (s *Sandbox) newCycle(phase string) *cycle {
 	if s.cfg.Hooks != nil {
 		hooks = *s.cfg.Hooks
 	}
+	var check func(extension, protocol string, port int) error
+	if s.ns == nil {
+		check = s.claimPort // environments share the loopback: a port is one environment's
+	}
 	c.hub = s.newHub(hubConfig{
 		Client: s.hubClient,
 		Logger: s.log,
@@ -127,8 +131,9 @@ func (s *Sandbox) newCycle(phase string) *cycle {
 			}
 			return ""
 		},
-		DropEvent:  hooks.DropTelemetry,
-		DelayBatch: hooks.DelayTelemetry,
+		DropEvent:        hooks.DropTelemetry,
+		DelayBatch:       hooks.DelayTelemetry,
+		CheckDestination: check,
 	})
 	return c
 }
@@ -149,6 +154,7 @@ func (c *cycle) failLocked(f failure) {
 	c.broadcastLocked()
 	c.s.log.Info("execution environment failed", "errorType", f.errorType, "message", f.message)
 	if c.initDone && c.cur == nil {
+		c.s.noteReset(f.errorType)
 		go c.teardown(context.Background(), f.reason)
 	}
 }
@@ -237,6 +243,7 @@ func (s *Sandbox) initCycle(ctx context.Context, phase string) (*cycle, error) {
 	case errors.As(err, &f):
 	case errors.Is(err, errInitTimeout):
 		f = &failure{errSandboxTimeout, fmt.Sprintf("init timed out after %s", s.initLimit), ShutdownTimeout}
+		c.warnInitHolders(start)
 	case errors.Is(err, errStopping):
 		f = &failure{errSandboxFailure, "execution environment shut down during init", ShutdownSpindown}
 	default:
@@ -269,6 +276,9 @@ func (s *Sandbox) initCycle(ctx context.Context, phase string) (*cycle, error) {
 	}
 	s.mu.Unlock()
 	if f != nil {
+		if !errors.Is(err, errStopping) {
+			s.noteReset(f.errorType)
+		}
 		if phase == "init" {
 			c.teardown(context.Background(), f.reason)
 			s.dropCycle(c)
@@ -310,7 +320,7 @@ func (c *cycle) runInit(ctx context.Context, timeout <-chan time.Time) error {
 		switch e := x.e.(type) {
 		case *ProcessExtension:
 			var err error
-			m, err = startProcess("extension", x.name, e.Path, e.Args, s.extensionEnv(), s.logWriter(c, "extension", x.name))
+			m, err = startProcess(s.ns, "extension", x.name, e.Path, e.Args, s.extensionEnv(), s.logWriter(c, "extension", x.name))
 			if err != nil {
 				return &failure{errExtensionInit, err.Error(), ShutdownFailure}
 			}
@@ -335,7 +345,7 @@ func (c *cycle) runInit(ctx context.Context, timeout <-chan time.Time) error {
 	switch r := s.fn.Runtime.(type) {
 	case *ProcessRuntime:
 		var err error
-		rt, err = startProcess("runtime", "", r.Path, r.Args, s.runtimeEnv(r.Path), s.logWriter(c, "function", ""))
+		rt, err = startProcess(s.ns, "runtime", "", r.Path, r.Args, s.runtimeEnv(r.Path), s.logWriter(c, "function", ""))
 		if err != nil {
 			return &failure{errRuntimeEntrypoint, err.Error(), ShutdownFailure}
 		}
@@ -475,10 +485,13 @@ func (c *cycle) watch(inv *invocation) {
 	case <-timer.C:
 		secs := s.timeout.Seconds()
 		f = &failure{errSandboxTimeout, fmt.Sprintf("%s %s Task timed out after %.2f seconds", timestamp(time.Now()), inv.id, secs), ShutdownTimeout}
+		c.warnHolders(inv)
+		s.noteReset(f.errorType)
 	case <-c.failedCh:
 		s.mu.Lock()
 		f = c.fail
 		s.mu.Unlock()
+		s.noteReset(f.errorType)
 	case <-c.stopping:
 		f = &failure{errSandboxFailure, "execution environment shut down during the invocation", ShutdownFailure}
 	}
@@ -592,7 +605,9 @@ func (s *Sandbox) failBeforeRuntime(c *cycle, inv *invocation, f *failure, initF
 		Metrics: &runtimeDoneMetrics{}, Tracing: tracingFor(inv.trace, inv.spanID),
 	})
 	s.emit(c, now, "platform.report", c.report(inv, st, f.errorType, 0))
+	s.mu.Lock()
 	res := inv.result()
+	s.mu.Unlock()
 	if initFailed {
 		c.teardown(context.Background(), f.reason)
 		s.dropCycle(c)
@@ -664,6 +679,9 @@ func (c *cycle) teardown(ctx context.Context, reason ShutdownReason) {
 		c.s.telDone.add(c.hub.Stats())
 		c.hubClosed = true
 		c.s.mu.Unlock()
+		// The cycle's extensions are gone: the loopback ports they received on are free for
+		// other environments again.
+		releasePorts(c.s.id)
 	})
 }
 

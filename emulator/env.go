@@ -81,7 +81,10 @@ func (s *Sandbox) baseEnv() []string {
 		"TMPDIR=" + s.tmpDir,
 		"TZ=:UTC",
 		"LANG=en_US.UTF-8",
-		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		// As on provided.al2023; optView is /opt, or where the layers are unpacked when the
+		// environment has no mount namespace to show them there.
+		"PATH=/usr/local/bin:/usr/bin/:/bin:" + s.opt("bin"),
+		"LD_LIBRARY_PATH=/lib64:/usr/lib64:" + s.opt("lib"),
 	}
 	keys := make([]string, 0, len(f.Env))
 	for k := range f.Env {
@@ -114,6 +117,13 @@ func (s *Sandbox) runtimeEnv(path string) []string {
 // extensionEnv is the base environment: extensions get nothing starting with "_", no handler, no
 // log group or stream, no X-Ray variables, no task root (docs/lambda-apis.md, "Runtime API").
 func (s *Sandbox) extensionEnv() []string { return s.baseEnv() }
+
+func (s *Sandbox) opt(sub string) string {
+	if s.optView == "" {
+		return "/opt/" + sub
+	}
+	return filepath.Join(s.optView, sub)
+}
 
 func (s *Sandbox) logGroup() string { return "/aws/lambda/" + s.fn.Name }
 

@@ -30,4 +30,5 @@ type hubConfig struct {
 	CurrentRequestID func() string
 	DropEvent        func(eventType string) bool
 	DelayBatch       func() time.Duration
+	CheckDestination func(extensionName, protocol string, port int) error
 }

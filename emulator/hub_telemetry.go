@@ -17,6 +17,7 @@ func newHub(cfg hubConfig) telemetryHub {
 		CurrentRequestID: cfg.CurrentRequestID,
 		DropEvent:        cfg.DropEvent,
 		DelayBatch:       cfg.DelayBatch,
+		CheckDestination: cfg.CheckDestination,
 	})}
 }
 

@@ -71,6 +71,7 @@ func (inv *invocation) answerLocked(payload []byte, funcError bool, errorType st
 	return true
 }
 
+// result is the caller's view of inv; call it under Sandbox.mu.
 func (inv *invocation) result() *InvokeResult {
 	r := &InvokeResult{
 		RequestID:   inv.id,

@@ -94,7 +94,8 @@ func (m *member) exitDescription() string {
 
 // startProcess launches path in a new process group with exactly env, its stdout and stderr
 // captured line by line into out, which is closed when the process has ended.
-func startProcess(kind, name, path string, args, env []string, out *lineWriter) (*member, error) {
+// With ns set, the process is forked inside the environment's namespaces.
+func startProcess(ns *envNamespace, kind, name, path string, args, env []string, out *lineWriter) (*member, error) {
 	pipe, err := newOutputPipe(out)
 	if err != nil {
 		return nil, fmt.Errorf("start %s %s: %w", kind, path, err)
@@ -105,8 +106,13 @@ func startProcess(kind, name, path string, args, env []string, out *lineWriter) 
 	cmd.Stdout = pipe.w
 	cmd.Stderr = pipe.w
 	m := &member{kind: kind, name: name, cmd: cmd, out: pipe, exited: make(chan struct{})}
-	// Own process group, killed with azlens, and known to its janitor.
-	if err := childproc.Start(cmd); err != nil {
+	// Own process group, killed with azlens, and known to its janitor; forked from the
+	// environment's namespace thread when it has one, so it starts inside those namespaces.
+	start := func() error { return childproc.Start(cmd) }
+	if ns != nil {
+		start = func() error { return ns.start(func() error { return childproc.Start(cmd) }) }
+	}
+	if err := start(); err != nil {
 		pipe.abandon()
 		return nil, fmt.Errorf("start %s %s: %w", kind, path, err)
 	}

@@ -40,7 +40,9 @@ func TestRuntimeAPIErrors(t *testing.T) {
 		}
 		return "ignored", nil
 	}
-	s, err := NewSandbox(SandboxConfig{Function: Function{Runtime: &InProcessRuntime{Handler: handler}}})
+	// The function timeout is only a failure deadline here: a 6 MiB upload under -race on a loaded
+	// machine can take longer than the default 3 s.
+	s, err := NewSandbox(SandboxConfig{Function: Function{Timeout: time.Minute, Runtime: &InProcessRuntime{Handler: handler}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,23 @@ type Sandbox struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
+	// The environment's isolation (isolation.go).
+	ns        *envNamespace // nil on the shared loopback
+	optView   string        // where processes see the layers: "/opt", or optDir without a mount namespace
+	optDir    string        // the layers unpacked; removed by Shutdown
+	nsDir     string        // the namespace's /etc/hosts; removed by Shutdown
+	fwdMu     sync.Mutex
+	fwdLns    []net.Listener
+	fwdConns  map[net.Conn]struct{}
+	fwdClosed bool
+	fwdWG     sync.WaitGroup
+
+	// Lifecycle accounting for Summary and the warnings given once.
+	statsMu     sync.Mutex
+	invocations int
+	resets      map[string]int
+	warned      map[string]bool
+
 	// tap, when set (tests), sees every platform event as it is emitted.
 	tap func(t time.Time, eventType string, record any)
 	// newHub makes the telemetry hub of an init cycle.
@@ -185,6 +202,24 @@ func NewSandbox(cfg SandboxConfig) (*Sandbox, error) {
 	if cfg.TraceSampleRate < 0 || cfg.TraceSampleRate > 1 {
 		return nil, fmt.Errorf("trace_sample_rate: %v is not between 0 and 1", cfg.TraceSampleRate)
 	}
+	if cfg.Network == NetworkIsolated {
+		if _, ok := f.Runtime.(*InProcessRuntime); ok {
+			return nil, errors.New("network: an isolated environment runs processes only, not an in-process runtime")
+		}
+		for i, e := range f.Extensions {
+			if _, ok := e.(*InProcessExtension); ok {
+				return nil, fmt.Errorf("function.extensions[%d]: an isolated environment runs processes only", i)
+			}
+		}
+	}
+	if cfg.Network < NetworkShared || cfg.Network > NetworkAuto {
+		return nil, fmt.Errorf("network: unknown mode %d", cfg.Network)
+	}
+	for i, z := range f.Layers {
+		if _, err := os.Stat(z); err != nil {
+			return nil, fmt.Errorf("function.layers[%d]: %w", i, err)
+		}
+	}
 	if cfg.InitTimeout < 0 {
 		return nil, fmt.Errorf("init_timeout: %s is negative", cfg.InitTimeout)
 	}
@@ -215,7 +250,8 @@ func NewSandbox(cfg SandboxConfig) (*Sandbox, error) {
 	s.log = s.log.With("sandbox", s.id)
 	s.arn = "arn:aws:lambda:" + s.region + ":" + f.AccountID + ":function:" + f.Name
 	s.logStream = time.Now().UTC().Format("2006/01/02") + "/[" + f.Version + "]" + strings.ReplaceAll(s.id, "-", "")
-	s.hubClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}}
+	s.fn.Extensions = append([]Extension(nil), f.Extensions...)
+	s.hubClient = newHubClient(nil)
 	return s, nil
 }
 
@@ -271,11 +307,30 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		}
 		s.tmpDir, s.ownTmp = dir, true
 	}
-	listen := orDefault(s.cfg.Listen, defaultListen)
-	ln, err := net.Listen("tcp", listen)
+	if err := s.prepareEnvironment(); err != nil {
+		s.mu.Unlock()
+		s.releaseEnvironment()
+		s.removeTmp()
+		return err
+	}
+	var ln net.Listener
+	var err error
+	if s.ns != nil {
+		listen := orDefault(s.cfg.Listen, apiAddrInNamespace)
+		if ln, err = s.ns.listen(listen); err != nil {
+			err = fmt.Errorf("listen %s in the environment's namespace: %w", listen, err)
+		}
+	} else {
+		listen := orDefault(s.cfg.Listen, defaultListen)
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			err = fmt.Errorf("listen %s: %w", listen, err)
+		}
+	}
 	if err != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("listen %s: %w", listen, err)
+		s.releaseEnvironment()
+		s.removeTmp()
+		return err
 	}
 	s.ln = ln
 	s.addr = ln.Addr().String()
@@ -331,6 +386,9 @@ func (s *Sandbox) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResult
 		return nil, ErrSandboxShutdown
 	}
 	inv := s.newInvocation(req)
+	s.statsMu.Lock()
+	s.invocations++
+	s.statsMu.Unlock()
 	s.mu.Lock()
 	c := s.cyc
 	closed = s.closed
@@ -373,7 +431,12 @@ func (s *Sandbox) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResult
 	c.dispatch(inv)
 	select {
 	case <-inv.answered:
-		return inv.result(), nil
+		// Under the lock: after a timeout answered it, the runtime may still be finishing its
+		// response and stamping respEnd.
+		s.mu.Lock()
+		res := inv.result()
+		s.mu.Unlock()
+		return res, nil
 	case <-ctx.Done():
 		// The invocation goes on; Done still closes and frees the sandbox.
 		return nil, ctx.Err()
@@ -409,22 +472,30 @@ func (s *Sandbox) Shutdown(ctx context.Context, reason ShutdownReason) error {
 		s.reqMu.Lock()
 		s.reqDone = true
 		s.reqMu.Unlock()
-		err := s.srv.Close()
+		var err error
+		if s.srv != nil { // nil when Start failed before serving
+			err = s.srv.Close()
+		}
 		s.requests.Wait()
 		s.hubClient.CloseIdleConnections()
+		s.releaseEnvironment()
 		if held {
 			<-s.sem
 		}
-		if s.ownTmp {
-			if rmErr := os.RemoveAll(s.tmpDir); rmErr != nil {
-				s.log.Warn("remove environment /tmp", "dir", s.tmpDir, "error", rmErr)
-			}
-		}
+		s.removeTmp()
 		if err != nil {
 			s.shutdownErr = fmt.Errorf("close api server: %w", err)
 		}
 	})
 	return s.shutdownErr
+}
+
+func (s *Sandbox) removeTmp() {
+	if s.ownTmp {
+		if err := os.RemoveAll(s.tmpDir); err != nil {
+			s.log.Warn("remove environment /tmp", "dir", s.tmpDir, "error", err)
+		}
+	}
 }
 
 // emit hands one platform event to the cycle's hub (and the test tap).

@@ -9,7 +9,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 dist=${DIST:-dist}
 version=${AZLENS_VERSION:-0.1.0}
-for arch in amd64 arm64; do
+# ARCHS narrows the build (tests build only the host's architecture).
+for arch in ${ARCHS:-amd64 arm64}; do
 	out="$dist/$arch/azlens-agent"
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
 		-ldflags "-s -w -X github.com/azlens/azlens/extension-agent/agent.Version=$version" \

@@ -17,6 +17,8 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
 fi
 # Headless Chromium for the web console and report tests (internal/console).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# AWS's Node.js runtime client for the emulator's conformance tests (cached outside the repo).
+scripts/install-lambda-ric.sh >/dev/null
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""

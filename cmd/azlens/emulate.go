@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +23,9 @@ import (
 type emulateConfig struct {
 	function    string
 	extensions  listFlag
+	layers      listFlag
+	network     string
+	hostPorts   listFlag
 	name        string
 	handler     string
 	memoryMB    int
@@ -42,6 +47,9 @@ func emulateFlags(stderr io.Writer) (*flag.FlagSet, *emulateConfig) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.function, "function", "", "path of the function's runtime executable (an aws-lambda-go `bootstrap`); required")
 	fs.Var(&c.extensions, "extension", "path of an external extension executable; repeatable")
+	fs.Var(&c.layers, "layer", "path of a layer .zip, unpacked in order into each environment's /opt; its extensions/* run as external extensions; repeatable")
+	fs.StringVar(&c.network, "network", "auto", "environment network: isolated (a network and mount namespace each, needs Linux and root), shared (the host's loopback), or auto (isolated where possible)")
+	fs.Var(&c.hostPorts, "host-port", "TCP port of the host's loopback that isolated environments reach at 127.0.0.1:PORT (e.g. a collector's); repeatable")
 	fs.StringVar(&c.name, "name", "", "function name (default: the --function file's base name)")
 	fs.StringVar(&c.handler, "handler", "bootstrap", "handler (_HANDLER)")
 	fs.IntVar(&c.memoryMB, "memory-mb", 128, "memory size in MB")
@@ -100,7 +108,58 @@ func (c *emulateConfig) validate() error {
 	if c.name != "" && !functionName.MatchString(c.name) {
 		return usagef("--name %q: a Lambda function name is 1 to 64 letters, digits, '-' and '_'", c.name)
 	}
+	if _, err := networkMode(c.network); err != nil {
+		return err
+	}
+	if _, err := ports(c.hostPorts); err != nil {
+		return err
+	}
+	for i, p := range c.layers {
+		if c.layers[i], err = layerPath(p); err != nil {
+			return err
+		}
+	}
 	return positive("shutdown-timeout", c.shutdownMax)
+}
+
+func networkMode(v string) (emulator.Network, error) {
+	switch v {
+	case "auto":
+		return emulator.NetworkAuto, nil
+	case "isolated":
+		return emulator.NetworkIsolated, nil
+	case "shared":
+		return emulator.NetworkShared, nil
+	}
+	return 0, usagef("--network must be auto, isolated or shared, got %q", v)
+}
+
+func ports(list []string) ([]int, error) {
+	out := make([]int, 0, len(list))
+	for _, p := range list {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, usagef("--host-port must be a TCP port (1-65535), got %q", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// layerPath makes a --layer path absolute and checks it is a readable file.
+func layerPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", usagef("--layer %q: %v", p, err)
+	}
+	info, err := os.Stat(abs)
+	if err != nil {
+		return "", usagef("--layer %q: %v", p, err)
+	}
+	if info.IsDir() {
+		return "", usagef("--layer %q is a directory, not a layer .zip", p)
+	}
+	return abs, nil
 }
 
 // configFlags maps the emulator's configuration field names to the flags that set them.
@@ -127,11 +186,14 @@ func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) emulato
 		Env:       map[string]string(c.env),
 		LogFormat: c.logFormat,
 		Runtime:   &emulator.ProcessRuntime{Path: c.function},
+		Layers:    c.layers,
 	}
 	for _, p := range c.extensions {
 		fn.Extensions = append(fn.Extensions, &emulator.ProcessExtension{Path: p})
 	}
-	sb := emulator.SandboxConfig{Freeze: c.freeze, TraceSampleRate: c.sampleRate, Logger: log}
+	network, _ := networkMode(c.network) // validated
+	hostPorts, _ := ports(c.hostPorts)
+	sb := emulator.SandboxConfig{Freeze: c.freeze, TraceSampleRate: c.sampleRate, Logger: log, Network: network, HostPorts: hostPorts}
 	if !c.quiet {
 		sb.LogOutput = stderr
 	}
@@ -176,7 +238,11 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "azlens emulate: shutting down (SHUTDOWN spindown)")
-	return shutdownAll(region, srv, c.shutdownMax)
+	err = shutdownAll(region, srv, c.shutdownMax)
+	for _, sb := range region.Environments() {
+		fmt.Fprintln(stdout, "  "+sb.Summary().String())
+	}
+	return err
 }
 
 // frontDoorServer is the running Invoke API.

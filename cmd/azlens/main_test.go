@@ -67,6 +67,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"emulate", "--function", hello, "--azs", ","}, 2, "--azs \",\": name at least 1 zone"},
 		{[]string{"emulate", "--function", "x", "--env", "NOEQUALS"}, 2, "want KEY=VALUE"},
 		{[]string{"emulate", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"emulate", "--function", hello, "--network", "vpc"}, 2, "--network must be auto, isolated or shared"},
+		{[]string{"emulate", "--function", hello, "--host-port", "99999"}, 2, "--host-port must be a TCP port"},
+		{[]string{"emulate", "--function", hello, "--layer", "/nonexistent/layer.zip"}, 2, "--layer \"/nonexistent/layer.zip\""},
 		{[]string{"invoke"}, 2, "--function is required"},
 	} {
 		var stderr strings.Builder
@@ -101,7 +104,11 @@ func TestEmulateServesAndShutsDownCleanly(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("emulate never printed its address (exit %d)", <-done)
 	}
-	go io.Copy(io.Discard, pr)
+	rest := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(pr)
+		rest <- string(b)
+	}()
 
 	zones := map[string]bool{}
 	for i := 0; i < 40 && len(zones) < 2; i++ {
@@ -124,6 +131,10 @@ func TestEmulateServesAndShutsDownCleanly(t *testing.T) {
 	case code := <-done:
 		if code != 0 {
 			t.Fatalf("exit %d after SIGINT, want 0", code)
+		}
+		// One summary line per environment at shutdown.
+		if out := <-rest; strings.Count(out, " invocations, ") != 2 || !strings.Contains(out, "(use1-az2): ") {
+			t.Errorf("no per-environment summary at shutdown:\n%s", out)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("emulate did not exit after cancellation")

@@ -27,6 +27,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var azs, timing, summaryPath string
 	fs.StringVar(&c.Function, "function", "", "function bootstrap executable (default: the sample function next to azlens)")
 	fs.StringVar(&c.Agent, "agent", "", "azlens-agent executable (default: next to azlens)")
+	fs.StringVar(&c.AgentLayer, "agent-layer", "", "azlens-agent layer zip (`make layer`), run from each environment's /opt/extensions instead of --agent")
 	fs.StringVar(&c.Collector, "collector", "", "azlens-collector executable (default: next to azlens)")
 	fs.StringVar(&azs, "azs", "use1-az1,use1-az2,use1-az3", "comma-separated availability zone IDs")
 	fs.IntVar(&c.EnvsPerZone, "envs-per-az", 2, "execution environments pre-provisioned per zone")
@@ -194,6 +195,9 @@ func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
 		path       *string
 		flag, name string
 	}{{&c.Function, "function", "hello"}, {&c.Agent, "agent", "azlens-agent"}, {&c.Collector, "collector", "azlens-collector"}} {
+		if exe.path == &c.Agent && c.AgentLayer != "" {
+			continue // the agent runs from its layer
+		}
 		if *exe.path != "" {
 			if *exe.path, err = executablePath(exe.flag, *exe.path); err != nil {
 				return err
@@ -205,6 +209,11 @@ func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
 			return usagef("%s not found next to azlens (run `make build`, or pass --%s PATH): %v", exe.name, exe.flag, err)
 		}
 		*exe.path = p
+	}
+	if c.AgentLayer != "" {
+		if c.AgentLayer, err = layerPath(c.AgentLayer); err != nil {
+			return err
+		}
 	}
 	if *f.summaryPath != "" {
 		if *f.summaryPath, err = outputPath("summary-json", *f.summaryPath); err != nil {

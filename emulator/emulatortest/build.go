@@ -30,6 +30,14 @@ func BuildTestExtension(dir, name string) (string, error) {
 	return build("extension", filepath.Join(dir, name))
 }
 
+// BuildThirdPartyExtension builds emulator/testdata/thirdparty into dir under name: an extension
+// that behaves like aws-samples' go-example-telemetry-api-extension (-mode samples: fixed port
+// 4323, destination "http://:4323/") or the OpenTelemetry Lambda collector (-mode otel: fixed
+// OTLP ports, two subscriptions, a lifecycle listener waiting for platform.runtimeDone).
+func BuildThirdPartyExtension(dir, name string) (string, error) {
+	return build("thirdparty", filepath.Join(dir, name))
+}
+
 func build(what, out string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {

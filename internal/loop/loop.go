@@ -31,8 +31,11 @@ type Config struct {
 	// Function is the runtime executable (an aws-lambda-go bootstrap). Required.
 	Function string
 	// Agent is the azlens-agent executable, run as an external extension in every environment.
-	// Required.
+	// Required unless AgentLayer is set.
 	Agent string
+	// AgentLayer is the layer zip `make layer` builds (dist/azlens-agent-layer-<arch>.zip): when
+	// set, every environment runs the agent from its /opt/extensions, as shipped, instead of Agent.
+	AgentLayer string
 	// Collector is the azlens-collector executable. Required.
 	Collector string
 	// Name is the function name. Empty means the Function file's base name.
@@ -109,7 +112,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 }
 
 func (c *Config) defaults() error {
-	for name, p := range map[string]string{"function": c.Function, "agent": c.Agent, "collector": c.Collector} {
+	agent := c.Agent
+	if c.AgentLayer != "" {
+		agent = c.AgentLayer
+	}
+	for name, p := range map[string]string{"function": c.Function, "agent": agent, "collector": c.Collector} {
 		if p == "" {
 			return fmt.Errorf("%s executable is required", name)
 		}
@@ -274,11 +281,10 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		EnvsPerZone:    cfg.EnvsPerZone,
 		AcquireTimeout: cfg.AcquireTimeout,
 		Function: emulator.Function{
-			Name:    cfg.Name,
-			Runtime: &emulator.ProcessRuntime{Path: cfg.Function},
-			Extensions: []emulator.Extension{
-				&emulator.ProcessExtension{Path: cfg.Agent},
-			},
+			Name:       cfg.Name,
+			Runtime:    &emulator.ProcessRuntime{Path: cfg.Function},
+			Extensions: agentExtension(cfg),
+			Layers:     agentLayers(cfg),
 			Env: map[string]string{
 				"AZLENS_COLLECTOR_ENDPOINT": fmt.Sprintf("http://127.0.0.1:%d", cfg.CollectorPorts.Telemetry),
 			},
@@ -470,4 +476,20 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.Write(p)
+}
+
+// agentExtension and agentLayers run the agent either from its layer, as shipped, or as a plain
+// executable.
+func agentExtension(cfg Config) []emulator.Extension {
+	if cfg.AgentLayer != "" {
+		return nil
+	}
+	return []emulator.Extension{&emulator.ProcessExtension{Path: cfg.Agent}}
+}
+
+func agentLayers(cfg Config) []string {
+	if cfg.AgentLayer == "" {
+		return nil
+	}
+	return []string{cfg.AgentLayer}
 }

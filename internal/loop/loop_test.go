@@ -2,7 +2,9 @@ package loop
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +17,7 @@ import (
 // azlens-agent in every environment, the azlens-collector distribution — on compressed timings
 // (Fast: Δ = 1 s, windows 6 s / 30 s).
 
-var bins struct{ function, agent, collector string }
+var bins struct{ function, agent, collector, layer string }
 
 func TestMain(m *testing.M) {
 	os.Exit(testbin.Main(m, "azlens-loop-test-", func(dir string) error {
@@ -32,6 +34,15 @@ func TestMain(m *testing.M) {
 				return err
 			}
 		}
+		// The agent runs from a layer zip packed as `make layer` packs it, as `make up` runs it.
+		mklayer := filepath.Join(dir, "mklayer")
+		if err := testbin.Build("-o", mklayer, "github.com/azlens/azlens/extension-agent/internal/mklayer"); err != nil {
+			return err
+		}
+		bins.layer = filepath.Join(dir, "azlens-agent-layer.zip")
+		if out, err := exec.Command(mklayer, "-o", bins.layer, bins.agent).CombinedOutput(); err != nil {
+			return fmt.Errorf("mklayer: %w\n%s", err, out)
+		}
 		return nil
 	}))
 }
@@ -40,12 +51,12 @@ func runScenario(t *testing.T, scenario string, d time.Duration) (*Summary, stri
 	t.Helper()
 	var view strings.Builder
 	cfg := Config{
-		Function:  bins.function,
-		Agent:     bins.agent,
-		Collector: bins.collector,
-		Name:      "hello",
-		Listen:    "127.0.0.1:0",
-		Rate:      60,
+		Function:   bins.function,
+		AgentLayer: bins.layer,
+		Collector:  bins.collector,
+		Name:       "hello",
+		Listen:     "127.0.0.1:0",
+		Rate:       60,
 		// A healthy zone never throttles because the machine stalled: on a loaded 2-core box an
 		// environment can stay busy for seconds, far past the emulator's 2 s default wait.
 		AcquireTimeout: time.Minute,

@@ -16,13 +16,17 @@
 // Subscriptions. Subscribe applies the API's validation table (schemaVersion, destination, types,
 // buffering bounds) and answers *APIError{400, "ValidationError", …} naming the field, or
 // {403, "Telemetry.SubscriptionClosed", …} after CloseSubscriptions. Destinations name
-// sandbox.localdomain or sandbox (127.0.0.1 and localhost are accepted for local tools); whatever
-// the host, the hub dials 127.0.0.1 on the given port, keeping the named host in the Host header.
+// sandbox.localdomain, sandbox, 127.0.0.1, localhost or no host at all ("http://:4323/", what
+// extensions built for SAM local send); whatever the host, the hub dials 127.0.0.1 on the given
+// port (through Config.Client, whose dialer the emulator places inside the environment's network
+// namespace), keeping the named host in the Host header.
 // The sandbox sets AWS_SAM_LOCAL=true for extensions so that real extensions bind their listener on
 // all interfaces instead of resolving sandbox.localdomain. A subscriber is first sent the events
 // emitted since the hub was created (initStart, earlier telemetrySubscription events), then
-// platform.telemetrySubscription for itself. A second subscribe by the same extension replaces its
-// subscription; the old one still delivers what it had queued.
+// platform.telemetrySubscription for itself. Subscriptions are per extension and destination
+// (protocol, port, path): a second destination adds one; the same destination again replaces that
+// subscription, is replayed only the types the old one lacked, and the old one still delivers what
+// it had queued.
 //
 // Delivery. Each subscriber has a queue and one goroutine. A batch (a JSON array POSTed to the
 // destination, or NDJSON on one TCP connection) is sent when maxItems or maxBytes is reached or

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,11 @@ type Config struct {
 	// subscriber accepts again. Zero means DefaultMaxQueueBytes. A subscription's maxBytes
 	// raises it when larger.
 	MaxQueueBytes int
+	// CheckDestination, when set, vets a valid subscription's destination before it is accepted
+	// (protocol "HTTP" or "TCP", loopback port); a non-nil error (an *APIError to choose the
+	// answer) refuses it. The emulator uses it to refuse a port another environment already
+	// receives on when environments share one loopback. Nil means accept.
+	CheckDestination func(extensionName, protocol string, port int) error
 }
 
 // DefaultMaxQueueBytes is the per-subscriber queue bound when Config.MaxQueueBytes is zero: four
@@ -94,7 +100,7 @@ type Hub struct {
 	interest [catExtension + 1]atomic.Int32 // active subscribers per category
 
 	mu          sync.Mutex
-	subs        map[string]*subscriber // active, by extension name
+	subs        map[subKey]*subscriber // active, by extension and destination
 	active      []*subscriber          // the same, as a slice: Emit ranges over it per event
 	all         []*subscriber          // active and replaced ones still draining
 	stopped     bool
@@ -119,7 +125,7 @@ func NewHub(cfg Config) *Hub {
 		requestTimeout: defaultRequestTimeout,
 		backoffBase:    defaultBackoffBase,
 		backoffMax:     defaultBackoffMax,
-		subs:           map[string]*subscriber{},
+		subs:           map[subKey]*subscriber{},
 		replayLost:     map[category]*dropCount{},
 	}
 	if h.client == nil {
@@ -139,14 +145,33 @@ func NewHub(cfg Config) *Hub {
 	return h
 }
 
+// subKey identifies a subscription as Lambda does: one extension may subscribe several
+// destinations (the OpenTelemetry collector subscribes its lifecycle listener and its receiver),
+// and subscribing the same destination again updates that subscription.
+type subKey struct {
+	extension string
+	dest      string // protocol, port and path: the host always means this environment
+}
+
+func keyOf(extensionName string, sub *subscription) subKey {
+	return subKey{extensionName, sub.protocol + " " + strconv.Itoa(sub.port) + " " + sub.path}
+}
+
 // Subscribe handles the body of PUT /2022-07-01/telemetry from extensionName. Errors are
-// *APIError. A second subscribe by the same extension replaces its subscription; the old one
-// still delivers what it had queued.
+// *APIError. Subscriptions are per extension and destination: a second destination adds one,
+// each with its own buffering, replay, retries and logsDropped accounting; the same destination
+// again replaces that subscription (the old one still delivers what it had queued).
 func (h *Hub) Subscribe(extensionName string, body []byte) error {
 	sub, err := parseSubscription(body)
 	if err != nil {
 		return err
 	}
+	if h.cfg.CheckDestination != nil {
+		if err := h.cfg.CheckDestination(extensionName, sub.protocol, sub.port); err != nil {
+			return err
+		}
+	}
+	key := keyOf(extensionName, sub)
 	h.mu.Lock()
 	if h.stopped || !h.open.Load() {
 		h.mu.Unlock()
@@ -154,27 +179,35 @@ func (h *Hub) Subscribe(extensionName string, body []byte) error {
 			Message: "telemetry subscriptions are accepted only during init"}
 	}
 	s := newSubscriber(h, extensionName, sub)
-	// Replay what init emitted so far: a subscriber starts late but must see initStart.
+	s.key = key
+	// Replay what init emitted so far: a subscriber starts late but must see initStart. A
+	// subscription that replaces one to the same destination gets only the types the old one
+	// lacked: the old one still delivers what it had, and the listener must not see it twice.
+	replayTypes := sub.types
+	old := h.subs[key]
+	if old != nil {
+		replayTypes &^= old.sub.types
+	}
 	now := time.Now()
 	for _, q := range h.replay {
-		if sub.types&q.cat != 0 {
+		if replayTypes&q.cat != 0 {
 			s.queue = append(s.queue, queued{data: q.data, at: now, cat: q.cat})
 			s.queuedBytes += len(q.data)
 			s.enqSeq++
 		}
 	}
 	for c, d := range h.replayLost {
-		if sub.types&c != 0 {
+		if replayTypes&c != 0 {
 			s.drops.records += d.records
 			s.drops.bytes += d.bytes
 		}
 	}
-	if old := h.subs[extensionName]; old != nil {
+	if old != nil {
 		h.untrack(old)
 		old.retire()
 	}
-	h.subs[extensionName] = s
-	h.active = slices.DeleteFunc(h.active, func(x *subscriber) bool { return x.name == extensionName })
+	h.subs[key] = s
+	h.active = slices.DeleteFunc(h.active, func(x *subscriber) bool { return x.key == key })
 	h.active = append(h.active, s)
 	h.all = append(h.all, s)
 	for c := catPlatform; c <= catExtension; c <<= 1 {

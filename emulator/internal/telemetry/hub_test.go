@@ -68,33 +68,74 @@ func TestReplayAndSubscriptionEvents(t *testing.T) {
 	}
 }
 
-func TestResubscribeReplaces(t *testing.T) {
+// One extension may subscribe several destinations, as the OpenTelemetry Lambda collector does
+// (its lifecycle listener and its receiver): each gets everything of its types. Subscribing the
+// same destination again updates that subscription and duplicates nothing.
+func TestSubscriptionsPerDestination(t *testing.T) {
 	h := newTestHub(t, Config{})
-	old, cur := newConsumer(t, nil), newConsumer(t, nil)
-	if err := h.Subscribe("ext", subscribeBody(old.port(), `"function"`, "")); err != nil {
+	first, second := newConsumer(t, nil), newConsumer(t, nil)
+	if err := h.Subscribe("ext", subscribeBody(first.port(), `"function"`, "")); err != nil {
 		t.Fatal(err)
 	}
 	h.Emit(Event{Type: "function", Record: "before"})
-	if err := h.Subscribe("ext", subscribeBody(cur.port(), `"function"`, "")); err != nil {
+	if err := h.Subscribe("ext", subscribeBody(second.port(), `"platform","function"`, "")); err != nil {
+		t.Fatal(err)
+	}
+	// The same destination again, now also for platform events, with its own buffering.
+	if err := h.Subscribe("ext", subscribeBody(first.port(), `"function","platform"`, `{"timeoutMs":25}`)); err != nil {
 		t.Fatal(err)
 	}
 	h.CloseSubscriptions()
 	h.Emit(Event{Type: "function", Record: "after"})
+	h.Emit(Event{Type: "platform.runtimeDone", Record: map[string]string{"requestId": "r1"}})
 	flush(t, h)
 	records := func(c *consumer) (out []string) {
 		for _, e := range c.events() {
+			if e.Type != "function" {
+				out = append(out, e.Type)
+				continue
+			}
 			var s string
 			_ = json.Unmarshal(e.Record, &s)
 			out = append(out, s)
 		}
 		return out
 	}
-	if got := records(old); !slices.Equal(got, []string{"before"}) {
-		t.Errorf("old subscription got %q, want only what it had before being replaced", got)
+	// first: "before" from its original subscription, then the platform events it now asked for
+	// (two telemetrySubscription replayed, the third emitted live), then everything after init,
+	// each exactly once.
+	got := records(first)
+	slices.Sort(got)
+	want := []string{"after", "before", "platform.runtimeDone", "platform.telemetrySubscription", "platform.telemetrySubscription", "platform.telemetrySubscription"}
+	if !slices.Equal(got, want) {
+		t.Errorf("first destination got %q, want %q", got, want)
 	}
-	// The new subscription is replayed init's "before" too: it is a new subscriber during init.
-	if got := records(cur); !slices.Equal(got, []string{"before", "after"}) {
-		t.Errorf("new subscription got %q", got)
+	got = records(second)
+	slices.Sort(got)
+	want = []string{"after", "before", "platform.runtimeDone", "platform.telemetrySubscription", "platform.telemetrySubscription", "platform.telemetrySubscription"}
+	if !slices.Equal(got, want) {
+		t.Errorf("second destination got %q, want %q", got, want)
+	}
+}
+
+// Extensions built for SAM local listen on ":PORT" and subscribe "http://:PORT/": an empty host is
+// loopback.
+func TestEmptyHostDestination(t *testing.T) {
+	h := newTestHub(t, Config{})
+	c := newConsumer(t, nil)
+	body := fmt.Sprintf(`{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://:%d/"},"types":["function"]}`, c.port())
+	if err := h.Subscribe("ext", []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	h.CloseSubscriptions()
+	h.Emit(Event{Type: "function", Record: "x"})
+	flush(t, h)
+	if got := types(c.events()); !slices.Equal(got, []string{"function"}) {
+		t.Errorf("got %v", got)
+	}
+	err := h.Subscribe("ext", []byte(`{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://example.com:4323/"},"types":["function"]}`))
+	if err == nil || !strings.Contains(err.Error(), "sandbox.localdomain, sandbox, 127.0.0.1, localhost or empty") {
+		t.Errorf("foreign host: %v, want the accepted hosts listed", err)
 	}
 }
 

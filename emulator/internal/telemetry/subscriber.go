@@ -39,6 +39,7 @@ type logsDroppedRecord struct {
 type subscriber struct {
 	h      *Hub
 	name   string
+	key    subKey
 	sub    *subscription
 	limit  int
 	ctx    context.Context

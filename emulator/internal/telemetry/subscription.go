@@ -180,8 +180,10 @@ func (s *subscription) parseURI(rawURI json.RawMessage) error {
 	if err != nil || portText == "" {
 		return validationError("destination.URI %q must name a port", uri)
 	}
-	if !contains(deliverableHosts, strings.ToLower(host)) {
-		return validationError("destination.URI %q must have host sandbox.localdomain or sandbox", uri)
+	// An empty host ("http://:4323/", what extensions built for SAM local send) means loopback
+	// on Lambda too.
+	if host != "" && !contains(deliverableHosts, strings.ToLower(host)) {
+		return validationError("destination.URI %q: host must be sandbox.localdomain, sandbox, 127.0.0.1, localhost or empty (loopback)", uri)
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil {
@@ -191,6 +193,9 @@ func (s *subscription) parseURI(rawURI json.RawMessage) error {
 		return err
 	}
 	s.host, s.port = u.Host, port
+	if host == "" {
+		s.host = "127.0.0.1:" + portText
+	}
 	s.path = u.RequestURI()
 	return nil
 }

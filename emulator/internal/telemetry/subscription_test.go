@@ -29,7 +29,7 @@ func TestSubscribeValidation(t *testing.T) {
 		{"https URI", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"https://sandbox.localdomain:4243/"},"types":["platform"]}`, "https is not supported"},
 		{"ftp URI", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"ftp://sandbox:4243/"},"types":["platform"]}`, "destination.URI"},
 		{"no port", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain/logs"},"types":["platform"]}`, "must name a port"},
-		{"foreign host", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://example.com:4243/"},"types":["platform"]}`, "must have host sandbox.localdomain"},
+		{"foreign host", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://example.com:4243/"},"types":["platform"]}`, "host must be sandbox.localdomain, sandbox, 127.0.0.1, localhost or empty"},
 		{"reserved port", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://sandbox:9001/"},"types":["platform"]}`, "destination.URI port 9001 is reserved"},
 		{"port zero", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://sandbox:0/"},"types":["platform"]}`, "destination.URI port 0"},
 		{"port too big", `{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://sandbox:70000/"},"types":["platform"]}`, "destination.URI port 70000"},
@@ -111,6 +111,7 @@ func FuzzSubscribe(f *testing.F) {
 	f.Add([]byte(`{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:4243/lambda_logs"},"types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":100}}`))
 	f.Add([]byte(`{"schemaVersion":"2022-12-13","destination":{"protocol":"TCP","port":4244},"types":["extension"]}`))
 	f.Add([]byte(`{"schemaVersion":"2025-01-29","destination":{"protocol":"HTTP","URI":"http://[::1]:80/"},"types":["platform"]}`))
+	f.Add([]byte(`{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://:4323/"},"types":["platform","function"]}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"destination":{"URI":"http://sandbox:%zz/"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
