@@ -21,6 +21,7 @@ import (
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/canary"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/groundtruth"
 	"github.com/azlens/azlens/emulator/zonalshift"
 	"github.com/azlens/azlens/internal/loadgen"
 )
@@ -58,6 +59,12 @@ type Config struct {
 	Listen string
 	// CollectorPorts are where the collector listens. Zero ports are chosen free.
 	CollectorPorts Ports
+	// TracesEndpoint is an OTLP/gRPC host:port (Jaeger's :4317) the collector sends traces to.
+	// Empty means the collector's debug exporter.
+	TracesEndpoint string
+	// LogsEndpoint is the base URL of a Loki push API (Loki's http://host:3100, VictoriaLogs'
+	// http://host:9428/insert) the collector sends logs to. Empty means the debug exporter.
+	LogsEndpoint string
 	// Timing is the detector's and the shift's time settings. Zero means Production.
 	Timing Timing
 	// Scenario is a fault scenario of experiment.Scenario to run after Warmup; "" or "none" runs
@@ -252,6 +259,13 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	}
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
 
+	truth := groundtruth.New(groundtruth.Config{
+		Function:    cfg.Name,
+		Zones:       cfg.Zones,
+		Weights:     func() map[string]float64 { return l.shifts.Weights(cfg.Name, cfg.Zones) },
+		Shifts:      l.shifts,
+		Experiments: l.experiments,
+	})
 	l.region, err = emulator.NewRegion(emulator.RegionConfig{
 		Zones:          cfg.Zones,
 		EnvsPerZone:    cfg.EnvsPerZone,
@@ -271,7 +285,8 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		HooksFor: func(zone string, index int) *emulator.Hooks {
 			return l.experiments.HooksFor(zone, index)
 		},
-		Logger: l.log,
+		Observe: truth.Observe,
+		Logger:  l.log,
 	})
 	if err != nil {
 		return nil, err
@@ -279,7 +294,11 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd := emulator.NewFrontDoor(l.log, l.region)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
-	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
+	// The emulator's ground truth beside its APIs: GET /metrics on the front door.
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", truth.Handler())
+	mux.Handle("/", fd)
+	l.frontDoor = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
 	stops = append(stops, func(ctx context.Context) {
