@@ -12,6 +12,10 @@ type Outcome struct {
 	// Status is the invocation's telemetry status — success, error, timeout or failure (the
 	// environment failed before the function answered) — or OutcomeThrottled.
 	Status string
+	// RequestID is the invocation's request id; "" when no environment took it.
+	RequestID string
+	// TraceHeader is the X-Amzn-Trace-Id the invocation ran with; "" when no environment took it.
+	TraceHeader string
 	// ColdStart is true when the environment ran init for this invocation: its first, or the first
 	// after a reset.
 	ColdStart bool

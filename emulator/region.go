@@ -263,7 +263,8 @@ func (r *Region) Invoke(ctx context.Context, req *InvokeRequest, opts InvokeOpti
 		r.observe(Outcome{Zone: z.id, Environment: sb.ID(), Status: "failure"})
 		return nil, fmt.Errorf("invoke in %s: %w", sb.ID(), err)
 	}
-	r.observe(Outcome{Zone: z.id, Environment: sb.ID(), Status: res.Status, ColdStart: res.ColdStart})
+	r.observe(Outcome{Zone: z.id, Environment: sb.ID(), Status: res.Status, ColdStart: res.ColdStart,
+		RequestID: res.RequestID, TraceHeader: res.TraceHeader})
 	z.stat.Invocations.Add(1)
 	if res.FunctionError != "" {
 		z.stat.FunctionErrors.Add(1)

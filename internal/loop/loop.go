@@ -88,6 +88,9 @@ type Config struct {
 	// WorkDir holds the collector's config and logs. Empty means a new temporary directory,
 	// removed at the end.
 	WorkDir string
+	// Observe, when set, is told the outcome of every invocation the region was asked for, as the
+	// emulator's ground truth counts it; it must not block.
+	Observe func(emulator.Outcome)
 	// Logger logs the loop's own troubles. Nil means discard.
 	Logger *slog.Logger
 }
@@ -285,8 +288,13 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		HooksFor: func(zone string, index int) *emulator.Hooks {
 			return l.experiments.HooksFor(zone, index)
 		},
-		Observe: truth.Observe,
-		Logger:  l.log,
+		Observe: func(o emulator.Outcome) {
+			truth.Observe(o)
+			if cfg.Observe != nil {
+				cfg.Observe(o)
+			}
+		},
+		Logger: l.log,
 	})
 	if err != nil {
 		return nil, err
