@@ -50,6 +50,12 @@ build() {
   echo "$out"
 }
 
+# One build at a time, whoever asks (CI, a test's TestMain, a person): a second caller waits for
+# the first and then finds the binary cached.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(jaeger victoria-logs)
 for t in "${targets[@]}"; do
