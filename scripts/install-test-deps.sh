@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and Go cannot fetch: the real AWS CLI (front-door compatibility
-# test) and Prometheus/promtool (rule tests, end-to-end scrape), from Debian's packages.
+# test), Prometheus/promtool (rule tests, end-to-end scrape) and docker-compose (compose file
+# check), from Debian's packages. Jaeger and VictoriaLogs: scripts/build-backends.sh.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     need+=(prometheus)
   fi
 fi
+# docker-compose validates deploy/compose/compose.yaml (test/backends) without a Docker engine.
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""
