@@ -302,11 +302,9 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd := emulator.NewFrontDoor(l.log, l.region)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
-	// The emulator's ground truth beside its APIs: GET /metrics on the front door.
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", truth.Handler())
-	mux.Handle("/", fd)
-	l.frontDoor = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The emulator's ground truth beside its APIs.
+	fd.Handle("GET /metrics", truth.Handler())
+	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
 	stops = append(stops, func(ctx context.Context) {
