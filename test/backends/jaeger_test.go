@@ -65,8 +65,8 @@ exporters:
 
 // jaegerTrace is one trace as Jaeger's HTTP API (/api/traces) returns it.
 type jaegerTrace struct {
-	TraceID   string                    `json:"traceID"`
-	Spans     []jaegerSpan              `json:"spans"`
+	TraceID   string                   `json:"traceID"`
+	Spans     []jaegerSpan             `json:"spans"`
 	Processes map[string]jaegerProcess `json:"processes"`
 }
 

@@ -40,7 +40,8 @@ var (
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, "azlens-backends-", setup)) }
 
 func setup(dir string) error {
-	if err := testbin.Build("-o", dir+string(filepath.Separator),
+	// -C: the binaries are built in the product module, with its own dependency versions.
+	if err := testbin.Build("-C", repoRoot, "-o", dir+string(filepath.Separator),
 		"github.com/azlens/azlens/examples/hello",
 		"github.com/azlens/azlens/extension-agent/cmd/azlens-agent",
 		"github.com/azlens/azlens/cmd/azlens-collector",
