@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long bench layer collector clean generate generate-check
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long bench layer collector clean generate generate-check test-backends
 
 all: build
 
@@ -60,6 +60,14 @@ test-deps:
 
 test: test-deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The real backends (test/backends, a Go module of its own): Jaeger and VictoriaLogs built from the
+# Go module proxy once into ${XDG_CACHE_HOME:-~/.cache}/azlens/backends (cold ≈ 15 min for Jaeger,
+# then seconds), then the loop run against them and Prometheus. Kept out of `make test` so the
+# everyday command never pays the cold Jaeger build; CI runs both.
+test-backends: test-deps
+	nice -n 19 scripts/build-backends.sh
+	cd test/backends && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 30m ./...
 
 # Runs every Fuzz target briefly (CI extra). Targets are found by name, so no package is built
 # just to list them.

@@ -50,6 +50,8 @@ type RegionConfig struct {
 	Weights func(zones []string) map[string]float64
 	// HooksFor returns the fault hooks of one environment, or nil.
 	HooksFor func(zone string, index int) *Hooks
+	// Observe, when set, is told the outcome of every invocation (outcome.go); it must not block.
+	Observe func(Outcome)
 	// Logger logs region lifecycle. Nil means discard.
 	Logger *slog.Logger
 }
@@ -247,6 +249,9 @@ func (r *Region) Invoke(ctx context.Context, req *InvokeRequest, opts InvokeOpti
 	}
 	z, sb, err := r.acquire(ctx, opts.Zone)
 	if err != nil {
+		if errors.Is(err, ErrTooManyRequests) {
+			r.observe(Outcome{Zone: opts.Zone, Status: OutcomeThrottled})
+		}
 		return nil, err
 	}
 	z.stat.InFlight.Add(1)
@@ -255,8 +260,11 @@ func (r *Region) Invoke(ctx context.Context, req *InvokeRequest, opts InvokeOpti
 		z.stat.InFlight.Add(-1)
 		z.stat.Failures.Add(1)
 		r.release(z, sb)
+		r.observe(Outcome{Zone: z.id, Environment: sb.ID(), Status: "failure"})
 		return nil, fmt.Errorf("invoke in %s: %w", sb.ID(), err)
 	}
+	r.observe(Outcome{Zone: z.id, Environment: sb.ID(), Status: res.Status, ColdStart: res.ColdStart,
+		RequestID: res.RequestID, TraceHeader: res.TraceHeader})
 	z.stat.Invocations.Add(1)
 	if res.FunctionError != "" {
 		z.stat.FunctionErrors.Add(1)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need and Go cannot fetch: the real AWS CLI (front-door compatibility
-# test), Prometheus/promtool (rule tests, end-to-end scrape) and Chromium (web console tests),
-# from Debian's packages. Idempotent and quiet when everything is already there. No install leaves
-# a system service enabled or running (scripts/install-prometheus.sh; the others have none).
+# test), Prometheus/promtool (rule tests, end-to-end scrape), Chromium (web console tests) and
+# docker-compose (compose file check), from Debian's packages; AWS's Node.js runtime client from
+# npm (scripts/install-lambda-ric.sh). Jaeger and VictoriaLogs: scripts/build-backends.sh.
+# Idempotent and quiet when everything is already there. No install leaves a system service
+# enabled or running (scripts/install-prometheus.sh; the others have none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,8 @@ fi
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # AWS's Node.js runtime client for the emulator's conformance tests (cached outside the repo).
 scripts/install-lambda-ric.sh >/dev/null
+# docker-compose validates deploy/compose/compose.yaml (test/backends) without a Docker engine.
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""

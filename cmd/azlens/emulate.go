@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/groundtruth"
 )
 
 // emulateConfig is what `azlens emulate` is told by its flags.
@@ -215,12 +216,20 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	region, err := emulator.NewRegion(c.regionConfig(stderr, log))
+	// The emulator's ground truth (invocations by outcome, throttles, cold starts, resets) on the
+	// front door's GET /metrics.
+	var truth *groundtruth.Metrics
+	rc := c.regionConfig(stderr, log)
+	rc.Observe = func(o emulator.Outcome) { truth.Observe(o) }
+	region, err := emulator.NewRegion(rc)
 	if err != nil {
 		// NewRegion only checks the configuration, which is the flags: a usage error, named as a flag.
 		return configAsUsage(err)
 	}
-	srv, err := serveFrontDoor(c.listen, emulator.NewFrontDoor(log, region))
+	truth = groundtruth.New(groundtruth.Config{Function: region.FunctionName(), Zones: region.Zones()})
+	fd := emulator.NewFrontDoor(log, region)
+	fd.Handle("GET /metrics", truth.Handler())
+	srv, err := serveFrontDoor(c.listen, fd)
 	if err != nil {
 		_ = region.Shutdown(context.Background())
 		return err

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,9 @@ func TestEmulateServesAndShutsDownCleanly(t *testing.T) {
 	}()
 
 	zones := map[string]bool{}
+	invoked := 0
 	for i := 0; i < 40 && len(zones) < 2; i++ {
+		invoked++
 		resp, err := http.Post("http://"+addr+"/2015-03-31/functions/hello/invocations", "application/json", strings.NewReader(`{"name":"ada"}`))
 		if err != nil {
 			t.Fatal(err)
@@ -126,6 +129,7 @@ func TestEmulateServesAndShutsDownCleanly(t *testing.T) {
 	if !zones["use1-az1"] || !zones["use1-az2"] {
 		t.Errorf("invocations served by zones %v, want both", zones)
 	}
+	checkGroundTruth(t, "http://"+addr+"/metrics", invoked)
 	cancel()
 	select {
 	case code := <-done:
@@ -227,5 +231,25 @@ func TestExperimentVerbs(t *testing.T) {
 	stderr.Reset()
 	if code := run(context.Background(), append([]string{"experiment", "start", "--scenario", "meteor-strike"}, ep...), io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "meteor-strike") {
 		t.Errorf("unknown scenario: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// checkGroundTruth: the front door's /metrics counts every successful invocation (the emulator's
+// ground truth, emulator/groundtruth).
+func checkGroundTruth(t *testing.T, url string, want int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	got := 0.0
+	for _, m := range regexp.MustCompile(`(?m)^azlens_emulator_invocations_total\{[^}]*outcome="success"[^}]*\} (\S+)$`).FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		got += v
+	}
+	if resp.StatusCode != http.StatusOK || int(got) != want {
+		t.Errorf("GET %s: %d, %v successful invocations counted, want %d:\n%s", url, resp.StatusCode, got, want, b)
 	}
 }

@@ -42,6 +42,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&timing, "timing", "demo", "detector and shift timings: demo (spec detection, quick recovery), production, fast (tests)")
 	fs.StringVar(&summaryPath, "summary-json", "", "write the run's summary (JSON) to this file")
 	fs.StringVar(&c.Report, "report", "", "write the rehearsal report (one self-contained HTML file) here when the run ends, also on Ctrl-C")
+	fs.StringVar(&c.TracesEndpoint, "traces-endpoint", "", "send traces over OTLP/gRPC to this host:port, e.g. Jaeger's localhost:4317 (default: discard)")
+	fs.StringVar(&c.LogsEndpoint, "logs-endpoint", "", "send logs to this Loki push API base URL, e.g. http://localhost:9428/insert for VictoriaLogs (default: discard)")
+	fs.IntVar(&c.CollectorPorts.Prometheus, "prometheus-port", 0, "the collector's Prometheus exporter port on 127.0.0.1, for a Prometheus to scrape (default: a free port)")
 	verbose := fs.Bool("verbose", false, "copy function, extension and collector output to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err

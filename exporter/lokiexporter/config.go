@@ -15,9 +15,11 @@ import (
 // Config configures the Loki exporter.
 type Config struct {
 	// ClientConfig is the HTTP client: endpoint, tls, headers, auth, timeout
-	// (per push attempt; zero means no limit). endpoint is the full push URL;
-	// an endpoint without a path gets /loki/api/v1/push. compression must stay
-	// empty: the body is already snappy-compressed, as Loki requires.
+	// (per push attempt; zero means no limit). endpoint is the base URL the
+	// push API is mounted under, which gets /loki/api/v1/push appended
+	// (http://loki:3100, http://victorialogs:9428/insert), or the full push
+	// URL, whose path ends in /push. compression must stay empty: the body is
+	// already snappy-compressed, as Loki requires.
 	confighttp.ClientConfig `mapstructure:",squash"`
 
 	// QueueConfig is exporterhelper's sending queue, including its batch
@@ -104,7 +106,7 @@ const maxTenantIDLength = 150
 func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.Endpoint == "" {
-		errs = append(errs, errors.New("endpoint must be set to Loki's push URL, e.g. http://loki:3100/loki/api/v1/push"))
+		errs = append(errs, errors.New("endpoint must be set to the base URL of a Loki push API, e.g. http://loki:3100 or http://victorialogs:9428/insert"))
 	} else if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("endpoint must be an http or https URL, got %q", cfg.Endpoint))
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
@@ -36,6 +35,9 @@ type lokiExporter struct {
 	// loggedRejection makes the first rejection a warning with Loki's reason
 	// and later ones debug lines: the counter carries the rate.
 	loggedRejection atomic.Bool
+	// loggedWrongPath makes the first push refused for its path an error line
+	// naming the URL and the fix.
+	loggedWrongPath atomic.Bool
 
 	client *http.Client // set by start
 }
@@ -57,18 +59,6 @@ func newLokiExporter(cfg *Config, set component.TelemetrySettings) (*lokiExporte
 		clock:    clock.Real{},
 		rejected: tb.LokiexporterRejectedLogRecords,
 	}, nil
-}
-
-// pushURL returns endpoint, with Loki's push path when it has none.
-func pushURL(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("endpoint: %w", err)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = defaultPushPath
-	}
-	return u.String(), nil
 }
 
 func (e *lokiExporter) start(ctx context.Context, host component.Host) error {
@@ -121,6 +111,16 @@ func (e *lokiExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if err != nil && consumererror.IsPermanent(err) {
 		e.rejected.Add(ctx, int64(count), metric.WithAttributes(
 			attribute.Int("http.response.status_code", resp.StatusCode)))
+		if wrongPath(resp.StatusCode, errBody) {
+			// Every later push will fail the same way: say so loudly, with the fix, even when an
+			// ordinary rejection was logged before.
+			err = consumererror.NewPermanent(fmt.Errorf("%w; %s", err, wrongPathHint(e.pushURL)))
+			if e.loggedWrongPath.CompareAndSwap(false, true) {
+				e.settings.Logger.Error("loki push URL refused as a wrong path; every push is dropped (counted in "+rejectedMetric+") until endpoint is fixed",
+					zap.String("url", e.pushURL), zap.Int("records", count), zap.Error(err))
+				return err
+			}
+		}
 		if e.loggedRejection.CompareAndSwap(false, true) {
 			e.settings.Logger.Warn("loki rejected a push; its records are dropped (counted in "+rejectedMetric+", later rejections are logged at debug level)",
 				zap.Int("records", count), zap.Error(err))

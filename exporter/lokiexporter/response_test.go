@@ -105,7 +105,7 @@ func FuzzClassifyResponse(f *testing.F) {
 // FuzzEndpoint checks Validate and the push URL derivation agree and never
 // panic on whatever endpoint a config holds.
 func FuzzEndpoint(f *testing.F) {
-	for _, s := range []string{"http://loki:3100", "https://loki/loki/api/v1/push", "loki:3100", "http://[::1", "http://%zz", ""} {
+	for _, s := range []string{"http://loki:3100", "https://loki/loki/api/v1/push", "http://vl:9428/insert", "http://gw/a%2Fb/", "loki:3100", "http://[::1", "http://%zz", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, endpoint string) {
@@ -118,8 +118,12 @@ func FuzzEndpoint(f *testing.F) {
 		if err != nil {
 			t.Fatalf("valid endpoint %q: pushURL: %v", endpoint, err)
 		}
-		if _, err := http.NewRequest(http.MethodPost, u, nil); err != nil {
+		req, err := http.NewRequest(http.MethodPost, u, nil)
+		if err != nil {
 			t.Fatalf("valid endpoint %q gives push URL %q that cannot be requested: %v", endpoint, u, err)
+		}
+		if !strings.HasSuffix(req.URL.Path, "/push") {
+			t.Fatalf("valid endpoint %q gives push URL %q whose path does not end in /push", endpoint, u)
 		}
 	})
 }

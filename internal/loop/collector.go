@@ -71,8 +71,9 @@ func TimingByName(name string) (Timing, error) {
 
 // collectorConfig is the azlens-collector configuration of one run: the default pipeline of
 // deploy/collector/config.yaml, with the metrics pipeline closing the loop (canaries in through
-// otlp, decisions out through zonalshift) and traces and logs to the debug exporter, since no
-// Jaeger or Loki runs on a laptop by default.
+// otlp, decisions out through zonalshift) and traces and logs to Jaeger (OTLP/gRPC) and a Loki
+// push API when the run names them, else to the debug exporter, since none runs on a laptop by
+// default.
 var collectorConfig = template.Must(template.New("config").Parse(`receivers:
   lambdatelemetry:
     endpoint: 127.0.0.1:{{.Ports.Telemetry}}
@@ -95,6 +96,16 @@ processors:
 exporters:
   debug:
     verbosity: basic
+{{- if .TracesEndpoint}}
+  otlp_grpc:
+    endpoint: {{.TracesEndpoint}}
+    tls:
+      insecure: true
+{{- end}}
+{{- if .LogsEndpoint}}
+  loki:
+    endpoint: {{.LogsEndpoint}}
+{{- end}}
   prometheus:
     endpoint: 127.0.0.1:{{.Ports.Prometheus}}
     resource_constant_labels:
@@ -117,11 +128,11 @@ service:
     traces:
       receivers: [lambdatelemetry]
       processors: [batch]
-      exporters: [debug, otlphttp/console]
+      exporters: [{{if .TracesEndpoint}}otlp_grpc{{else}}debug{{end}}, otlphttp/console]
     logs:
       receivers: [lambdatelemetry]
       processors: [batch]
-      exporters: [debug]
+      exporters: [{{if .LogsEndpoint}}loki{{else}}debug{{end}}]
     metrics:
       receivers: [lambdatelemetry, otlp]
       processors: [azhealth]
@@ -142,6 +153,8 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 		"Timing":          cfg.Timing,
 		"ShiftEndpoint":   shiftEndpoint,
 		"ConsoleEndpoint": consoleEndpoint,
+		"TracesEndpoint":  cfg.TracesEndpoint,
+		"LogsEndpoint":    cfg.LogsEndpoint,
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/canary"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/groundtruth"
 	"github.com/azlens/azlens/emulator/zonalshift"
 	"github.com/azlens/azlens/internal/loadgen"
 )
@@ -62,6 +63,12 @@ type Config struct {
 	Listen string
 	// CollectorPorts are where the collector listens. Zero ports are chosen free.
 	CollectorPorts Ports
+	// TracesEndpoint is an OTLP/gRPC host:port (Jaeger's :4317) the collector sends traces to.
+	// Empty means the collector's debug exporter.
+	TracesEndpoint string
+	// LogsEndpoint is the base URL of a Loki push API (Loki's http://host:3100, VictoriaLogs'
+	// http://host:9428/insert) the collector sends logs to. Empty means the debug exporter.
+	LogsEndpoint string
 	// Timing is the detector's and the shift's time settings. Zero means Production.
 	Timing Timing
 	// Scenario is a fault scenario of experiment.Scenario to run after Warmup; "" or "none" runs
@@ -88,6 +95,9 @@ type Config struct {
 	// WorkDir holds the collector's config and logs. Empty means a new temporary directory,
 	// removed at the end.
 	WorkDir string
+	// Observe, when set, is told the outcome of every invocation the region was asked for, as the
+	// emulator's ground truth counts it; it must not block.
+	Observe func(emulator.Outcome)
 	// Logger logs the loop's own troubles. Nil means discard.
 	Logger *slog.Logger
 	// Report is where the rehearsal report (one self-contained HTML file) is written when the
@@ -276,6 +286,13 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
 	l.setCollectorConfig(work)
 
+	truth := groundtruth.New(groundtruth.Config{
+		Function:    cfg.Name,
+		Zones:       cfg.Zones,
+		Weights:     func() map[string]float64 { return l.shifts.Weights(cfg.Name, cfg.Zones) },
+		Shifts:      l.shifts,
+		Experiments: l.experiments,
+	})
 	l.region, err = emulator.NewRegion(emulator.RegionConfig{
 		Zones:          cfg.Zones,
 		EnvsPerZone:    cfg.EnvsPerZone,
@@ -294,6 +311,12 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		HooksFor: func(zone string, index int) *emulator.Hooks {
 			return l.experiments.HooksFor(zone, index)
 		},
+		Observe: func(o emulator.Outcome) {
+			truth.Observe(o)
+			if cfg.Observe != nil {
+				cfg.Observe(o)
+			}
+		},
 		Logger: l.log,
 	})
 	if err != nil {
@@ -303,6 +326,8 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
 	fd.Mount(consolePath, l.consoleHandler())
+	// The emulator's ground truth beside its APIs.
+	fd.Handle("GET /metrics", truth.Handler())
 	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
