@@ -267,9 +267,14 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.started = true
 	ctx, r.stop = context.WithCancel(ctx)
 	// Canaries keep their schedule whatever the zone does: a slow zone must not slow its own
-	// canaries down to below the detector's volume gate. At most Timeout/Interval + 1 are in
-	// flight per zone, since each ends by its Timeout.
-	inFlight := int(r.cfg.Timeout/r.cfg.Interval) + 1
+	// canaries down to below the detector's volume gate. In flight per zone: enough to cover the
+	// latency bound (else the timeout); a tick that finds them all still out is itself a canary
+	// over its bound, counted slow (timeout without a bound), not a silent gap.
+	span := r.cfg.Timeout
+	if r.cfg.LatencyBound > 0 {
+		span = r.cfg.LatencyBound
+	}
+	inFlight := int(span/r.cfg.Interval) + 2
 	for _, z := range r.cfg.Zones {
 		t := r.clock.NewTicker(r.cfg.Interval)
 		sem := make(chan struct{}, inFlight)
@@ -278,7 +283,8 @@ func (r *Runner) Start(ctx context.Context) error {
 				select {
 				case sem <- struct{}{}:
 				default:
-					return // cannot happen while every canary ends by its Timeout
+					r.skipped(z, inFlight, span)
+					return
 				}
 				r.loops.Go(func() { defer func() { <-sem }(); r.probe(ctx, z) })
 			})
@@ -377,6 +383,28 @@ func (r *Runner) probe(parent context.Context, zone string) {
 		res.Failure++
 	}
 	res.Last, res.LastDetail, res.LastLatency, res.LastTime = outcome, detail, latency, now
+	snapshot := res.clone()
+	r.mu.Unlock()
+	if r.cfg.OnOutcome != nil {
+		r.cfg.OnOutcome(snapshot)
+	}
+}
+
+// skipped counts a canary not sent because inFlight earlier ones to zone are still unanswered:
+// the oldest has been out for longer than span, so this one fails as it would have.
+func (r *Runner) skipped(zone string, inFlight int, span time.Duration) {
+	outcome := Timeout
+	if r.cfg.LatencyBound > 0 {
+		outcome = Slow
+	}
+	r.mu.Lock()
+	res := r.results[zone]
+	if outcome == Slow {
+		res.Slow++
+	} else {
+		res.Timeout++
+	}
+	res.Last, res.LastDetail = outcome, fmt.Sprintf("not sent: %d canaries still unanswered after %s", inFlight, span)
 	snapshot := res.clone()
 	r.mu.Unlock()
 	if r.cfg.OnOutcome != nil {

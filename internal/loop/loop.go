@@ -149,7 +149,12 @@ func (c *Config) defaults() error {
 	if c.Rate == 0 {
 		c.Rate = 30
 		if c.Scenario == ScenarioLowTraffic {
+			// Compressed timings see as many invocations per window as the spec's 2/s per
+			// zone do on its own.
 			c.Rate = LowTrafficRate * float64(max(1, len(c.Zones)))
+			if c.Timing != (Timing{}) && c.Timing.Tick < Production.Tick {
+				c.Rate *= float64(Production.Tick) / float64(c.Timing.Tick)
+			}
 		}
 	}
 	if c.CanaryLatencyBound == 0 {
