@@ -189,7 +189,43 @@ func deref(p *string) string {
 
 func derefF(p *float64) float64 {
 	if p == nil {
-		return -1
+		return 999
 	}
 	return *p
+}
+
+// BenchmarkE2E runs the scenario matrix through the real processes on the spec's own detection
+// timings (Demo: Δ = 10 s, windows 60 s / 300 s, 5-of-6; quick recovery), 6 minutes a run with the
+// fault at 3 minutes, as `azlens up --scenario S --duration 6m` does. One run per -count; the
+// bench tool (`go run ./bench -filter E2E`) takes medians over the counts. A figure of 999 means
+// "never" (no alarm, no shift): larger than any run, so a target on it fails.
+func BenchmarkE2E(b *testing.B) {
+	for _, c := range matrix {
+		b.Run(c.scenario, func(b *testing.B) {
+			var sum *Summary
+			for b.Loop() {
+				cfg := Config{
+					Function: bins.function, Agent: bins.agent, Collector: bins.collector, Name: "hello",
+					Listen: "127.0.0.1:0", Timing: Demo, Scenario: c.scenario, Duration: 6 * time.Minute,
+					WorkDir: b.TempDir(),
+				}
+				var err error
+				if sum, err = Run(context.Background(), cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			orNever := func(p *float64) float64 {
+				if p == nil {
+					return 999
+				}
+				return *p
+			}
+			b.ReportMetric(orNever(sum.TimeToAlarm), "alarm-s")
+			b.ReportMetric(orNever(sum.TimeToShift), "shift-s")
+			b.ReportMetric(float64(sum.FailedBeforeShift), "failed-before")
+			b.ReportMetric(float64(sum.FailedAfterShift), "failed-after")
+			b.ReportMetric(float64(sum.FalseAlarms), "false-alarms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }
