@@ -189,7 +189,7 @@ func deref(p *string) string {
 
 func derefF(p *float64) float64 {
 	if p == nil {
-		return 999
+		return -1
 	}
 	return *p
 }
