@@ -420,8 +420,10 @@ loop:
 			l.observeShifts()
 		case <-tick.C:
 			l.observeShifts()
-			if states, err := scrape.alarmStates(ctx); err == nil {
-				l.timeline.observeAlarms(time.Now(), states)
+			if det, err := scrape.alarmStates(ctx); err == nil {
+				now := time.Now()
+				l.timeline.observeAlarms(now, det.Alarms)
+				l.timeline.observeBlocked(now, det.Blocked)
 			} else if ctx.Err() == nil {
 				l.log.Debug("scrape collector", "error", err)
 			}

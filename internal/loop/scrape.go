@@ -31,25 +31,34 @@ type ZoneAlarm struct {
 	Since time.Time
 }
 
+// Detector is what the scraper reads of the detector's verdicts at one scrape.
+type Detector struct {
+	// Alarms by zone.
+	Alarms map[string]ZoneAlarm
+	// Blocked is the cumulative count of shift decisions a guard blocked, by reason
+	// (azlens_az_shift_blocked_total).
+	Blocked map[string]float64
+}
+
 // alarmStates returns azlens_az_alarm_state per zone of the function, with the decision time of
-// azlens_az_alarm_state_since_timestamp_seconds.
-func (s *scraper) alarmStates(ctx context.Context) (map[string]ZoneAlarm, error) {
+// azlens_az_alarm_state_since_timestamp_seconds, and the blocked shift counts.
+func (s *scraper) alarmStates(ctx context.Context) (Detector, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, err
+		return Detector{}, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, err
+		return Detector{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: %s", s.url, resp.Status)
+		return Detector{}, fmt.Errorf("scrape %s: %s", s.url, resp.Status)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
+		return Detector{}, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
 	// byZone returns a gauge's value per zone of the function.
 	byZone := func(name string) map[string]float64 {
@@ -85,5 +94,22 @@ func (s *scraper) alarmStates(ctx context.Context) (map[string]ZoneAlarm, error)
 			out[zone] = a
 		}
 	}
-	return out, nil
+	blocked := map[string]float64{}
+	if fam := families["azlens_az_shift_blocked_total"]; fam != nil {
+		for _, m := range fam.GetMetric() {
+			var reason, fn string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "reason":
+					reason = l.GetValue()
+				case "faas_name":
+					fn = l.GetValue()
+				}
+			}
+			if reason != "" && (fn == "" || fn == s.function) {
+				blocked[reason] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return Detector{Alarms: out, Blocked: blocked}, nil
 }

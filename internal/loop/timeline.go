@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,9 @@ type timeline struct {
 	failedAtShift int64
 	totals        func() []loadgen.ZoneStats
 	events        []Event
+	times         []time.Time        // the exact time of each event, which orders them
+	blocked       map[string]float64 // shift_blocked counts seen, by reason
+	blocking      map[string]bool    // reasons whose count grew at the last scrape
 }
 
 func newTimeline(scenario string, zones []string, totals func() []loadgen.ZoneStats) *timeline {
@@ -94,7 +98,35 @@ func (t *timeline) begin(now time.Time) {
 // addLocked records an event at the time it was decided, in time order: a decision read late
 // (a scrape, a subscription) goes before events observed since.
 func (t *timeline) addLocked(at time.Time, event, zone, detail string) {
-	t.events = insertEvent(t.events, Event{At: round1(at.Sub(t.start).Seconds()), Event: event, Zone: zone, Detail: detail})
+	i := len(t.times)
+	for i > 0 && t.times[i-1].After(at) {
+		i--
+	}
+	t.times = slices.Insert(t.times, i, at)
+	t.events = slices.Insert(t.events, i, Event{At: round1(at.Sub(t.start).Seconds()), Event: event, Zone: zone, Detail: detail})
+}
+
+// observeBlocked records each guard that blocked a shift since the last scrape (the detector
+// counts its blocked decisions by reason), once per run of blocked ticks.
+func (t *timeline) observeBlocked(now time.Time, counts map[string]float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.blocked == nil {
+		t.blocked, t.blocking = map[string]float64{}, map[string]bool{}
+	}
+	reasons := make([]string, 0, len(counts))
+	for r := range counts {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		grew := counts[r] > t.blocked[r]
+		t.blocked[r] = counts[r]
+		if grew && !t.blocking[r] {
+			t.addLocked(now, "shift blocked: "+r, "", "")
+		}
+		t.blocking[r] = grew
+	}
 }
 
 func (t *timeline) faultStarted(now time.Time, scenario, zone string, d time.Duration) {

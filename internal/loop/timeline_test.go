@@ -133,6 +133,10 @@ func TestTimelineDecisionTimes(t *testing.T) {
 	tl.observeWeights(t0.Add(239600*time.Millisecond), map[string]float64{"use1-az1": 1, "use1-az2": 0, "use1-az3": 1},
 		map[string]time.Time{"use1-az2": t0.Add(230200 * time.Millisecond)})
 	tl.observeAlarms(t0.Add(240*time.Second), map[string]ZoneAlarm{"use1-az2": {State: 2, Since: t0.Add(230 * time.Second)}})
+	// A guard's run of blocked ticks is one event, however many scrapes see it grow.
+	tl.observeBlocked(t0.Add(200*time.Second), map[string]float64{"BREADTH": 0})
+	tl.observeBlocked(t0.Add(205*time.Second), map[string]float64{"BREADTH": 2})
+	tl.observeBlocked(t0.Add(206*time.Second), map[string]float64{"BREADTH": 3})
 	s := tl.summary("az-latency", "use1-az2", nil)
 	if s.TimeToAlarm == nil || *s.TimeToAlarm != 50 || s.TimeToShift == nil || *s.TimeToShift != 50.2 {
 		t.Errorf("time to alarm %v, to shift %v; want 50 and 50.2 (the decisions)", derefF(s.TimeToAlarm), derefF(s.TimeToShift))
@@ -141,7 +145,7 @@ func TestTimelineDecisionTimes(t *testing.T) {
 	for _, e := range s.Timeline {
 		got = append(got, fmt.Sprintf("%.1f %s", e.At, e.Event))
 	}
-	want := []string{"180.0 fault start: az-latency", "230.0 ALARM", "230.2 zonal shift: traffic away"}
+	want := []string{"180.0 fault start: az-latency", "205.0 shift blocked: BREADTH", "230.0 ALARM", "230.2 zonal shift: traffic away"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("timeline %q, want %q", got, want)
 	}
