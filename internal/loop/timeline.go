@@ -76,9 +76,9 @@ type timeline struct {
 	failedAtShift int64
 	totals        func() []loadgen.ZoneStats
 	events        []Event
-	times         []time.Time        // the exact time of each event, which orders them
-	blocked       map[string]float64 // shift_blocked counts seen, by reason
-	blocking      map[string]bool    // reasons whose count grew at the last scrape
+	times         []time.Time          // the exact time of each event, which orders them
+	blocked       map[string]float64   // shift_blocked counts seen, by reason
+	blocking      map[string]time.Time // when each reason's count last grew
 }
 
 func newTimeline(scenario string, zones []string, totals func() []loadgen.ZoneStats) *timeline {
@@ -106,13 +106,16 @@ func (t *timeline) addLocked(at time.Time, event, zone, detail string) {
 	t.events = slices.Insert(t.events, i, Event{At: round1(at.Sub(t.start).Seconds()), Event: event, Zone: zone, Detail: detail})
 }
 
+// blockRunGap ends a run of blocked decisions: longer than a few detector ticks on any timing.
+const blockRunGap = 30 * time.Second
+
 // observeBlocked records each guard that blocked a shift since the last scrape (the detector
 // counts its blocked decisions by reason), once per run of blocked ticks.
 func (t *timeline) observeBlocked(now time.Time, counts map[string]float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.blocked == nil {
-		t.blocked, t.blocking = map[string]float64{}, map[string]bool{}
+		t.blocked, t.blocking = map[string]float64{}, map[string]time.Time{}
 	}
 	reasons := make([]string, 0, len(counts))
 	for r := range counts {
@@ -122,10 +125,15 @@ func (t *timeline) observeBlocked(now time.Time, counts map[string]float64) {
 	for _, r := range reasons {
 		grew := counts[r] > t.blocked[r]
 		t.blocked[r] = counts[r]
-		if grew && !t.blocking[r] {
+		if !grew {
+			continue
+		}
+		// Scrapes and ticks are not in step: a run of blocked ticks shows as growth at some
+		// scrapes only, so a reason is new again only after blockRunGap without growth.
+		if last, ok := t.blocking[r]; !ok || now.Sub(last) > blockRunGap {
 			t.addLocked(now, "shift blocked: "+r, "", "")
 		}
-		t.blocking[r] = grew
+		t.blocking[r] = now
 	}
 }
 
