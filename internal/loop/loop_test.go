@@ -165,6 +165,15 @@ func TestScenarioMatrix(t *testing.T) {
 				t.Logf("%s: no shift within the run at this load (the spec's figure assumes 100 invocations/s per zone)", c.scenario)
 				return
 			}
+			if c.scenario == "az-errors" {
+				// The live view marked the fault while it ran and printed the alarm as it
+				// happened, before the final timeline.
+				live, _, _ := strings.Cut(view, "\ntimeline:")
+				if !strings.Contains(live, "FAULT az-errors in "+sum.FaultedZone) || !strings.Contains(live, "<- FAULT") ||
+					!strings.Contains(live, "ALARM                        "+sum.FaultedZone) {
+					t.Errorf("live view did not show the fault and the alarm as they happened:\n%s", view)
+				}
+			}
 			if deref(sum.AlarmZone) != sum.FaultedZone || deref(sum.EvacuatedZone) != sum.FaultedZone {
 				t.Fatalf("alarm %s, evacuated %s; want the faulted zone %s\n%s", deref(sum.AlarmZone), deref(sum.EvacuatedZone), sum.FaultedZone, view)
 			}
@@ -227,7 +236,7 @@ func BenchmarkE2E(b *testing.B) {
 			var sum *Summary
 			for b.Loop() {
 				cfg := Config{
-					Function: bins.function, Agent: bins.agent, Collector: bins.collector, Name: "hello",
+					Function: bins.function, AgentLayer: bins.layer, Collector: bins.collector, Name: "hello",
 					Listen: "127.0.0.1:0", Timing: Demo, Scenario: c.scenario, Duration: 6 * time.Minute,
 					WorkDir: b.TempDir(),
 				}
