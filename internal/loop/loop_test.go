@@ -114,7 +114,7 @@ type matrixCase struct {
 
 var matrix = []matrixCase{
 	{scenario: "none", run: 40 * time.Second},
-	{scenario: "az-errors", run: 45 * time.Second, shifts: true, specAlarm: 70 * time.Second},
+	{scenario: "az-errors", run: 45 * time.Second, shifts: true, specAlarm: 70 * time.Second, rate: 60},
 	{scenario: "az-latency", run: 45 * time.Second, shifts: true, specAlarm: 50 * time.Second},
 	{scenario: ScenarioAZLatency10, run: 50 * time.Second, shifts: true, specAlarm: 90 * time.Second},
 	// Black-holed invocations are held for the invocation timeout (3 s, not compressed).
