@@ -160,6 +160,18 @@ func Suite() []Entry {
 				{Pkg: "./extension-agent/e2e/", Bench: "^BenchmarkB8LogsDropped$", Benchtime: "1x", Count: 3, QuickBenchtime: "1x", QuickCount: 1, Long: true}},
 		},
 		{
+			ID: "E2E", Title: "detection through the real loop (azlens up: processes, agents, collector), spec timings, 6 min a run",
+			Note: "one run per count and scenario (-count 5: about 4.5 h for the matrix); 999 = never; B9 above is the same detector in simulated time",
+			Runs: []RunSpec{{Pkg: "./internal/loop/", Bench: "^BenchmarkE2E$", Benchtime: "1x", Count: 5,
+				QuickBenchtime: "1x", QuickCount: 1, Long: true}},
+			Show: []string{"alarm-s", "shift-s", "failed-before", "failed-after", "false-alarms"},
+			Targets: []Target{
+				{Bench: "^BenchmarkE2E/none$", Metric: "false-alarms", Op: "<=", Value: 0, Spec: "no fault: no alarm"},
+				{Bench: "^BenchmarkE2E/az-errors$", Metric: "alarm-s", Op: "<=", Value: 90, Spec: "5 % errors ≤ 90 s"},
+				{Bench: "^BenchmarkE2E/az-latency$", Metric: "shift-s", Op: "<=", Value: 90, Spec: "latency 100 %: ~50 s"},
+			},
+		},
+		{
 			ID: "B9", Title: "detection: simulated time from fault start to ALARM and zonal shift (100 seeds per row)",
 			Note: "seeds are fixed, so one run suffices; zero false alarms over 8 simulated hours is a test (TestNoFalseAlarmsEightHours), not a benchmark",
 			Runs: []RunSpec{

@@ -147,9 +147,10 @@ const (
 
 // Hooks are the points where fault injection acts; every field may be nil.
 type Hooks struct {
-	// BeforeInvoke runs before an invocation is handed to the runtime. A non-zero delay is waited;
-	// a non-nil error fails the invocation with that error type without running the function
-	// (e.g. "Sandbox.Failure").
+	// BeforeInvoke runs before an invocation is handed to the runtime. A non-zero delay alone is
+	// waited inside the invocation (after platform.start, within its duration and timeout); with a
+	// non-nil error it is waited before, and the invocation fails with that error type without
+	// running the function (e.g. "Sandbox.Failure", or "Sandbox.Timeout" after a black hole).
 	BeforeInvoke func(ctx context.Context, req *InvokeRequest) (delay time.Duration, err error)
 	// DropTelemetry reports whether one Telemetry API event is lost before delivery.
 	DropTelemetry func(eventType string) bool

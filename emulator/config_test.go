@@ -81,6 +81,26 @@ func TestBeforeInvokeHook(t *testing.T) {
 	}
 }
 
+// An injected latency is spent inside the invocation, as the FIS Lambda extension spends it: the
+// platform's reported duration includes it, so a slow zone shows in its own telemetry.
+func TestBeforeInvokeDelayIsPartOfTheDuration(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	hooks := &Hooks{BeforeInvoke: func(context.Context, *InvokeRequest) (time.Duration, error) { return delay, nil }}
+	fn := Function{Runtime: &InProcessRuntime{Handler: func() (string, error) { return "ran", nil }}}
+	s, log, err := startSandbox(t, SandboxConfig{Function: fn, Hooks: hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := invoke(t, s, `"ok"`); string(res.Payload) != `"ran"` {
+		t.Fatalf("delayed invocation: %+v", res)
+	}
+	rp := log.find("platform.report")[0].Record
+	m, _ := rp["metrics"].(map[string]any)
+	if d, _ := m["durationMs"].(float64); d < float64(delay.Milliseconds()) {
+		t.Errorf("platform.report durationMs = %v, want at least the injected %v (report %v)", m["durationMs"], delay, rp)
+	}
+}
+
 func TestNormalizeErrorType(t *testing.T) {
 	for in, want := range map[string]string{
 		"Runtime.ExitError":      "Runtime.ExitError",

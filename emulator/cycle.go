@@ -426,7 +426,10 @@ func (s *Sandbox) logWriter(c *cycle, kind, name string) *lineWriter {
 }
 
 // dispatch hands inv to the runtime and the INVOKE-subscribed extensions and starts watching it.
-func (c *cycle) dispatch(inv *invocation) {
+// hold delays the hand-off of the event to the runtime after the invocation has started (an
+// injected latency, as the FIS Lambda extension adds it between the Runtime API and the handler):
+// the delay is part of the invocation's duration and counts against its timeout.
+func (c *cycle) dispatch(inv *invocation, hold time.Duration) {
 	s := c.s
 	c.thaw()
 	now := time.Now()
@@ -462,8 +465,21 @@ func (c *cycle) dispatch(inv *invocation) {
 		}
 	}
 	s.mu.Unlock()
-	c.next <- inv
+	if hold <= 0 {
+		c.next <- inv
+		go c.watch(inv)
+		return
+	}
 	go c.watch(inv)
+	go func() {
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			c.next <- inv
+		case <-c.stopping:
+		}
+	}()
 }
 
 // completeLocked closes inv.complete once the runtime and every INVOKE extension are back.

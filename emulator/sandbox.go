@@ -412,8 +412,16 @@ func (s *Sandbox) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResult
 			return s.failBeforeRuntime(c, inv, &failure{ie.ErrorType, ie.Message, reasonFor(ie.ErrorType)}, true), nil
 		}
 	}
+	var hold time.Duration
 	if h := s.cfg.Hooks; h != nil && h.BeforeInvoke != nil {
 		delay, err := h.BeforeInvoke(ctx, req)
+		if err == nil {
+			// A latency without a failure is spent inside the invocation, so the platform's
+			// duration (and the function's timeout) include it, as with the FIS Lambda
+			// extension's aws:lambda:invocation-add-delay; a client that gives up does not
+			// cancel it, as Lambda does not.
+			hold, delay = delay, 0
+		}
 		if delay > 0 {
 			t := time.NewTimer(delay)
 			select {
@@ -428,7 +436,7 @@ func (s *Sandbox) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResult
 			return s.failBeforeRuntime(c, inv, &failure{err.Error(), "injected fault: " + err.Error(), ShutdownFailure}, false), nil
 		}
 	}
-	c.dispatch(inv)
+	c.dispatch(inv, hold)
 	select {
 	case <-inv.answered:
 		// Under the lock: after a timeout answered it, the runtime may still be finishing its

@@ -48,7 +48,7 @@ func TestEveryFlagCheckedAtStart(t *testing.T) {
 		want []string // all in stderr
 	}{
 		// The newcomer's typo: before, a 3-minute warm-up ran first.
-		{up("--scenario", "az-error"), []string{`--scenario "az-error" is not one of: az-crash, az-errors, az-latency, none, telemetry-loss, two-az-errors`, `did you mean "az-errors"`}},
+		{up("--scenario", "az-error"), []string{`--scenario "az-error" is not one of: az-crash, az-errors, az-latency, az-latency-10, flapping, low-traffic, none, telemetry-loss, telemetry-loss-errors, two-az-errors`, `did you mean "az-errors"`}},
 		{up("--timing", "slow"), []string{`--timing "slow" is not one of: demo, production, fast`}},
 		{up("--azs", "use1-az1"), []string{`--azs "use1-az1": name at least 2 zone(s)`}},
 		{up("--azs", "use1-az1,use1-az1"), []string{"zone use1-az1 appears twice"}},

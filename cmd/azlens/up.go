@@ -33,7 +33,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.EnvsPerZone, "envs-per-az", 2, "execution environments pre-provisioned per zone")
 	fs.Float64Var(&c.Rate, "rate", 30, "steady user load, invocations per second over all zones")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9001", "front door: Invoke API, /zonalshift, /fis and the web console /ui/")
-	fs.StringVar(&c.Scenario, "scenario", "none", "fault scenario after warm-up: "+scenarioList())
+	fs.StringVar(&c.Scenario, "scenario", "none", "fault scenario after warm-up: "+strings.Join(loop.ScenarioNames(), ", "))
 	fs.StringVar(&c.FaultedZone, "fault-zone", "", "zone the scenario faults (default: the second zone)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "time before the fault starts (default: 3 short detector windows)")
 	fs.DurationVar(&c.FaultDuration, "fault-duration", 0, "how long the fault lasts (0: until the run ends)")
@@ -164,7 +164,7 @@ func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
 	if err := listenAddr("listen", c.Listen); err != nil {
 		return err
 	}
-	if err := oneOf("scenario", c.Scenario, experiment.ScenarioNames()); err != nil {
+	if err := oneOf("scenario", c.Scenario, loop.ScenarioNames()); err != nil {
 		return err
 	}
 	if c.FaultedZone != "" {
@@ -182,7 +182,7 @@ func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
 	if c.Scenario == experiment.ScenarioNone {
 		for _, name := range []string{"fault-zone", "warmup", "fault-duration"} {
 			if set[name] {
-				return usagef("--%s has no effect with --scenario none; choose a scenario: %s", name, scenarioList())
+				return usagef("--%s has no effect with --scenario none; choose a scenario: %s", name, strings.Join(loop.ScenarioNames(), ", "))
 			}
 		}
 	} else if c.Duration > 0 {

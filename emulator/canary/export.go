@@ -20,6 +20,7 @@ import (
 // Names of what is exported.
 const (
 	MetricInvocations = contract.MetricCanaryInvocations
+	MetricDuration    = contract.MetricCanaryDuration
 	ScopeName         = "github.com/azlens/azlens/emulator/canary"
 	ServiceName       = "azlens-canary"
 )
@@ -105,7 +106,7 @@ func (r *Runner) Metrics() pmetric.Metrics {
 	start := pcommon.NewTimestampFromTime(r.start)
 	results := make([]ZoneResult, 0, len(r.cfg.Zones))
 	for _, z := range r.cfg.Zones {
-		results = append(results, *r.results[z])
+		results = append(results, r.results[z].clone())
 	}
 	r.mu.Unlock()
 
@@ -134,6 +135,26 @@ func (r *Runner) Metrics() pmetric.Metrics {
 			dp.SetStartTimestamp(start)
 			dp.SetTimestamp(now)
 			dp.SetIntValue(int64(res.Count(o)))
+			dp.Attributes().PutStr(contract.AttrOutcome, string(o))
+		}
+		m = sm.Metrics().AppendEmpty()
+		m.SetName(MetricDuration)
+		m.SetUnit("s")
+		m.SetDescription("Latency of the canaries sent to the zone, until their answer or their timeout, by outcome.")
+		hist := m.SetEmptyHistogram()
+		hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for _, o := range Outcomes {
+			h := res.Latency[o]
+			if h == nil {
+				continue // an outcome not seen yet has no latency to show
+			}
+			dp := hist.DataPoints().AppendEmpty()
+			dp.SetStartTimestamp(start)
+			dp.SetTimestamp(now)
+			dp.SetCount(h.Count)
+			dp.SetSum(h.Sum)
+			dp.ExplicitBounds().FromRaw(DurationBounds)
+			dp.BucketCounts().FromRaw(h.Counts)
 			dp.Attributes().PutStr(contract.AttrOutcome, string(o))
 		}
 	}

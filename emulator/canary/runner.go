@@ -52,10 +52,13 @@ const (
 	Timeout Outcome = "timeout"
 	// Failure: any other status, or a transport error (refused, reset).
 	Failure Outcome = "failure"
+	// Slow: a success that took longer than Config.LatencyBound. A canary run over its time bound
+	// fails, as a CloudWatch Synthetics canary does: a zone that answers, but late, is not healthy.
+	Slow Outcome = contract.OutcomeSlow
 )
 
 // Outcomes lists every outcome, in the order they are exported.
-var Outcomes = []Outcome{Success, Error, Timeout, Failure}
+var Outcomes = []Outcome{Success, Error, Timeout, Failure, Slow}
 
 // Config configures a Runner.
 type Config struct {
@@ -72,6 +75,9 @@ type Config struct {
 	Interval time.Duration
 	// Timeout bounds one canary invocation, and one export. Zero means 5s.
 	Timeout time.Duration
+	// LatencyBound fails a canary that answered successfully but later than this (outcome
+	// slow). Zero means no bound: only Timeout limits a canary.
+	LatencyBound time.Duration
 	// OTLPEndpoint is the collector's OTLP/HTTP base URL, e.g. "http://127.0.0.1:4318"; metrics
 	// go to {OTLPEndpoint}/v1/metrics. Empty means no export (Results still work).
 	OTLPEndpoint string
@@ -99,6 +105,10 @@ type ZoneResult struct {
 	Error   uint64
 	Timeout uint64
 	Failure uint64
+	Slow    uint64
+	// Latency is the histogram of every counted canary's latency (until its answer or its
+	// timeout), by outcome.
+	Latency map[Outcome]*Histogram
 	// Last is the latest canary's outcome; empty before the first one.
 	Last Outcome
 	// LastDetail says why the latest canary was not a success: the error type, the status, or
@@ -111,7 +121,7 @@ type ZoneResult struct {
 }
 
 // Total is the number of canaries counted.
-func (r ZoneResult) Total() uint64 { return r.Success + r.Error + r.Timeout + r.Failure }
+func (r ZoneResult) Total() uint64 { return r.Success + r.Error + r.Timeout + r.Failure + r.Slow }
 
 // Count returns the count of one outcome.
 func (r ZoneResult) Count(o Outcome) uint64 {
@@ -124,6 +134,8 @@ func (r ZoneResult) Count(o Outcome) uint64 {
 		return r.Timeout
 	case Failure:
 		return r.Failure
+	case Slow:
+		return r.Slow
 	}
 	return 0
 }
@@ -180,7 +192,7 @@ func New(cfg Config) (*Runner, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"interval", cfg.Interval}, {"timeout", cfg.Timeout}, {"export_interval", cfg.ExportInterval}} {
+	}{{"interval", cfg.Interval}, {"timeout", cfg.Timeout}, {"export_interval", cfg.ExportInterval}, {"latency_bound", cfg.LatencyBound}} {
 		if d.v < 0 {
 			return nil, fmt.Errorf("%s: must not be negative, got %s", d.name, d.v)
 		}
@@ -218,7 +230,7 @@ func New(cfg Config) (*Runner, error) {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	for _, z := range r.cfg.Zones {
-		r.results[z] = &ZoneResult{Zone: z}
+		r.results[z] = &ZoneResult{Zone: z, Latency: map[Outcome]*Histogram{}}
 	}
 	r.start = r.clock.Now() // the counters' start time
 	return r, nil
@@ -254,9 +266,29 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.started = true
 	ctx, r.stop = context.WithCancel(ctx)
+	// Canaries keep their schedule whatever the zone does: a slow zone must not slow its own
+	// canaries down to below the detector's volume gate. In flight per zone: enough to cover the
+	// latency bound (else the timeout); a tick that finds them all still out is itself a canary
+	// over its bound, counted slow (timeout without a bound), not a silent gap.
+	span := r.cfg.Timeout
+	if r.cfg.LatencyBound > 0 {
+		span = r.cfg.LatencyBound
+	}
+	inFlight := int(span/r.cfg.Interval) + 2
 	for _, z := range r.cfg.Zones {
 		t := r.clock.NewTicker(r.cfg.Interval)
-		r.loops.Go(func() { everyTick(ctx, t, func() { r.probe(ctx, z) }) })
+		sem := make(chan struct{}, inFlight)
+		r.loops.Go(func() {
+			everyTick(ctx, t, func() {
+				select {
+				case sem <- struct{}{}:
+				default:
+					r.skipped(z, inFlight, span)
+					return
+				}
+				r.loops.Go(func() { defer func() { <-sem }(); r.probe(ctx, z) })
+			})
+		})
 	}
 	if r.exportURL != "" {
 		t := r.clock.NewTicker(r.cfg.ExportInterval)
@@ -325,9 +357,19 @@ func (r *Runner) probe(parent context.Context, zone string) {
 		return
 	}
 	now := r.clock.Now()
+	latency := now.Sub(began)
+	if outcome == Success && r.cfg.LatencyBound > 0 && latency > r.cfg.LatencyBound {
+		outcome, detail = Slow, fmt.Sprintf("answered in %s, bound %s", latency.Round(time.Millisecond), r.cfg.LatencyBound)
+	}
 
 	r.mu.Lock()
 	res := r.results[zone]
+	h := res.Latency[outcome]
+	if h == nil {
+		h = newHistogram()
+		res.Latency[outcome] = h
+	}
+	h.observe(latency.Seconds())
 	switch outcome {
 	case Success:
 		res.Success++
@@ -335,11 +377,35 @@ func (r *Runner) probe(parent context.Context, zone string) {
 		res.Error++
 	case Timeout:
 		res.Timeout++
+	case Slow:
+		res.Slow++
 	default:
 		res.Failure++
 	}
-	res.Last, res.LastDetail, res.LastLatency, res.LastTime = outcome, detail, now.Sub(began), now
-	snapshot := *res
+	res.Last, res.LastDetail, res.LastLatency, res.LastTime = outcome, detail, latency, now
+	snapshot := res.clone()
+	r.mu.Unlock()
+	if r.cfg.OnOutcome != nil {
+		r.cfg.OnOutcome(snapshot)
+	}
+}
+
+// skipped counts a canary not sent because inFlight earlier ones to zone are still unanswered:
+// the oldest has been out for longer than span, so this one fails as it would have.
+func (r *Runner) skipped(zone string, inFlight int, span time.Duration) {
+	outcome := Timeout
+	if r.cfg.LatencyBound > 0 {
+		outcome = Slow
+	}
+	r.mu.Lock()
+	res := r.results[zone]
+	if outcome == Slow {
+		res.Slow++
+	} else {
+		res.Timeout++
+	}
+	res.Last, res.LastDetail = outcome, fmt.Sprintf("not sent: %d canaries still unanswered after %s", inFlight, span)
+	snapshot := res.clone()
 	r.mu.Unlock()
 	if r.cfg.OnOutcome != nil {
 		r.cfg.OnOutcome(snapshot)
@@ -404,7 +470,7 @@ func (r *Runner) Results() []ZoneResult {
 	defer r.mu.Unlock()
 	out := make([]ZoneResult, 0, len(r.cfg.Zones))
 	for _, z := range r.cfg.Zones {
-		out = append(out, *r.results[z])
+		out = append(out, r.results[z].clone())
 	}
 	return out
 }
@@ -414,4 +480,38 @@ func (r *Runner) Exports() ExportStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.exports
+}
+
+// clone copies the result with its histograms, so a caller never shares them with the runner.
+func (r *ZoneResult) clone() ZoneResult {
+	c := *r
+	c.Latency = make(map[Outcome]*Histogram, len(r.Latency))
+	for o, h := range r.Latency {
+		hc := *h
+		hc.Counts = append([]uint64(nil), h.Counts...)
+		c.Latency[o] = &hc
+	}
+	return c
+}
+
+// DurationBounds are the explicit bounds, in seconds, of the canary latency histogram: those of
+// faas.invoke_duration, so the detector reads both at the same slow threshold.
+var DurationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}
+
+// Histogram is a cumulative explicit-bounds histogram of latencies in seconds: Counts[i] holds
+// the observations in (DurationBounds[i-1], DurationBounds[i]], the last one those above every
+// bound.
+type Histogram struct {
+	Count  uint64
+	Sum    float64
+	Counts []uint64
+}
+
+func newHistogram() *Histogram { return &Histogram{Counts: make([]uint64, len(DurationBounds)+1)} }
+
+func (h *Histogram) observe(v float64) {
+	i, _ := slices.BinarySearch(DurationBounds, v)
+	h.Counts[i]++
+	h.Count++
+	h.Sum += v
 }

@@ -173,8 +173,8 @@ func TestOutcomesClassifiedAndExported(t *testing.T) {
 	if err := f.runner.Export(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := sink.DataPointCount(); got != 16 {
-		t.Fatalf("collector received %d data points, want 16 (4 zones × 4 outcomes)", got)
+	if got := sink.DataPointCount(); got != 24 {
+		t.Fatalf("collector received %d data points, want 24 (4 zones × 5 outcomes, and a latency histogram of the one outcome each zone saw)", got)
 	}
 	md := sink.AllMetrics()[0]
 	seen := map[string]bool{}
@@ -188,7 +188,12 @@ func TestOutcomesClassifiedAndExported(t *testing.T) {
 				t.Errorf("resource %s: %s = %v, want %v", zone, k, attrs[k], v)
 			}
 		}
-		m := rm.ScopeMetrics().At(0).Metrics().At(0)
+		ms := rm.ScopeMetrics().At(0).Metrics()
+		if h := ms.At(1); h.Name() != canary.MetricDuration || h.Type() != pmetric.MetricTypeHistogram || h.Histogram().DataPoints().Len() != 1 ||
+			h.Histogram().DataPoints().At(0).Count() != 2 {
+			t.Errorf("%s: second metric %s %s, want the latency histogram %s with one point of 2 canaries", zone, h.Name(), h.Type(), canary.MetricDuration)
+		}
+		m := ms.At(0)
 		if m.Name() != canary.MetricInvocations || m.Type() != pmetric.MetricTypeSum ||
 			!m.Sum().IsMonotonic() || m.Sum().AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
 			t.Fatalf("metric %s %s monotonic=%v, want a cumulative monotonic Sum %s", m.Name(), m.Type(), m.Sum().IsMonotonic(), canary.MetricInvocations)
@@ -283,8 +288,8 @@ func TestCloseExportsFinalCounts(t *testing.T) {
 	if err := f.runner.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if got := sink.DataPointCount(); got != 8 {
-		t.Fatalf("final export had %d data points, want 8", got)
+	if got := sink.DataPointCount(); got != 11 {
+		t.Fatalf("final export had %d data points, want 11 (2 zones × 5 outcomes, one latency histogram)", got)
 	}
 	for _, r := range f.runner.Results() {
 		if want := map[string]uint64{"use1-az1": 1, "use1-az3": 0}[r.Zone]; r.Total() != want {
@@ -330,6 +335,7 @@ func TestNewValidation(t *testing.T) {
 		{"zone twice", func(c *canary.Config) { c.Zones = []string{"use1-az1", "use1-az1"} }, `zones[1]: zone "use1-az1" is listed twice`},
 		{"negative interval", func(c *canary.Config) { c.Interval = -time.Second }, "interval: must not be negative"},
 		{"negative timeout", func(c *canary.Config) { c.Timeout = -time.Second }, "timeout: must not be negative"},
+		{"negative latency bound", func(c *canary.Config) { c.LatencyBound = -time.Second }, "latency_bound: must not be negative"},
 		{"bad otlp endpoint", func(c *canary.Config) { c.OTLPEndpoint = "grpc://x:4317" }, `otlp_endpoint: "grpc://x:4317" is not an http or https URL`},
 	}
 	for _, tt := range tests {
@@ -367,10 +373,61 @@ func TestRunStopsWithContext(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if got := sink.DataPointCount(); got != 4 {
-		t.Errorf("final export had %d data points, want 4", got)
+	if got := sink.DataPointCount(); got != 5 {
+		t.Errorf("final export had %d data points, want 5 (one per outcome, no latency yet)", got)
 	}
 	if err := r.Run(context.Background()); err == nil {
 		t.Error("a second Run succeeded")
+	}
+}
+
+// A canary answered later than its latency bound fails as slow (CloudWatch Synthetics: a run over
+// its time limit fails), and its latency lands above the bound in the zone's histogram; a slow
+// zone does not slow its canaries' schedule down.
+func TestSlowAnswerIsAFailedCanary(t *testing.T) {
+	arrived, release := make(chan struct{}, 8), make(chan struct{})
+	door := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(door.Close)
+	clk := clocktest.NewClock(t0)
+	outcomes := make(chan canary.ZoneResult, 8)
+	r, err := canary.New(canary.Config{Endpoint: door.URL, Function: "checkout", Zones: []string{"use1-az2"}, Clock: clk,
+		Interval: time.Second, Timeout: 5 * time.Second, LatencyBound: time.Second, OnOutcome: func(z canary.ZoneResult) { outcomes <- z }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	clk.Advance(time.Second)
+	<-arrived
+	// The next tick sends the next canary while the first is still unanswered.
+	clk.Advance(time.Second)
+	<-arrived
+	clk.Advance(500 * time.Millisecond) // the first has waited 1.5 s, the second 0.5 s
+	close(release)
+	got := map[time.Duration]canary.ZoneResult{}
+	for range 2 {
+		z := <-outcomes
+		got[z.LastLatency] = z
+	}
+	if z := got[1500*time.Millisecond]; z.Last != canary.Slow || !strings.Contains(z.LastDetail, "bound 1s") {
+		t.Errorf("canary answered in 1.5s: %s (%s), want slow", z.Last, z.LastDetail)
+	}
+	if z := got[500*time.Millisecond]; z.Last != canary.Success {
+		t.Errorf("canary answered in 0.5s: %s (%s), want success", z.Last, z.LastDetail)
+	}
+	res := r.Results()[0]
+	if res.Slow != 1 || res.Success != 1 || res.Total() != 2 {
+		t.Errorf("counts %+v, want 1 slow and 1 success", res)
+	}
+	// 1.5 s lands in (1, 2.5], 0.5 s in (0.25, 0.5].
+	slow, ok := res.Latency[canary.Slow], res.Latency[canary.Success]
+	if slow == nil || ok == nil || slow.Count != 1 || slow.Counts[8] != 1 || ok.Count != 1 || ok.Counts[6] != 1 {
+		t.Errorf("latency histograms slow %+v, success %+v", slow, ok)
 	}
 }

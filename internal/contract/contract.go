@@ -45,21 +45,33 @@ const (
 // outcome.
 const MetricCanaryInvocations = "azlens.canary.invocations"
 
+// MetricCanaryDuration is the canaries' latency histogram (seconds, DurationBounds) by outcome;
+// the processor counts successful canaries above slow_threshold as failed.
+const MetricCanaryDuration = "azlens.canary.duration"
+
+// OutcomeSlow is the canary outcome of a success answered later than the runner's latency bound.
+const OutcomeSlow = "slow"
+
 // Metrics the azhealth processor emits per function and zone every tick.
 const (
-	MetricAZPValue         = "azlens.az.p_value"
-	MetricAZBreach         = "azlens.az.breach"
-	MetricAZAlarmState     = "azlens.az.alarm_state"
-	MetricAZTelemetryAge   = "azlens.az.telemetry_age"
-	MetricAZTelemetryStale = "azlens.az.telemetry_stale"
-	MetricAZTrafficWeight  = "azlens.az.traffic_weight"
-	MetricAZEvacuate       = "azlens.az.evacuate"
-	MetricAZShiftBlocked   = "azlens.az.shift_blocked"
-	MetricRegionAlert      = "azlens.region.alert"
+	MetricAZPValue = "azlens.az.p_value"
+	MetricAZBreach = "azlens.az.breach"
+	// MetricAZAlarmStateSince is the Unix time of the tick that set the alarm state.
+	MetricAZAlarmStateSince = "azlens.az.alarm_state_since_timestamp"
+	MetricAZAlarmState      = "azlens.az.alarm_state"
+	MetricAZTelemetryAge    = "azlens.az.telemetry_age"
+	MetricAZTelemetryStale  = "azlens.az.telemetry_stale"
+	MetricAZTrafficWeight   = "azlens.az.traffic_weight"
+	MetricAZEvacuate        = "azlens.az.evacuate"
+	MetricAZShiftBlocked    = "azlens.az.shift_blocked"
+	MetricRegionAlert       = "azlens.region.alert"
 
 	// PromAZAlarmState is MetricAZAlarmState as the Prometheus exporter
 	// names it (dots to underscores, no unit suffix).
 	PromAZAlarmState = "azlens_az_alarm_state"
+	// PromAZAlarmStateSince is MetricAZAlarmStateSince as the Prometheus exporter names it
+	// (unit "s" appends _seconds).
+	PromAZAlarmStateSince = "azlens_az_alarm_state_since_timestamp_seconds"
 )
 
 // Attribute keys that semconv does not define.

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/internal/console"
 	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/loadgen"
@@ -70,7 +69,7 @@ func (l *run) newConsole() {
 	l.console = &consoleFeed{
 		c: console.New(console.Config{
 			Function: cfg.Name, Zones: cfg.Zones, Scenario: cfg.Scenario, FaultedZone: cfg.FaultedZone,
-			Scenarios: experiment.ScenarioNames(), Settings: settings, Interval: cfg.Interval,
+			Scenarios: ScenarioNames(), Settings: settings, Interval: cfg.Interval,
 		}),
 		guards:   &guardScraper{url: fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus), client: &http.Client{Timeout: 5 * time.Second}},
 		reported: map[string]console.Guard{},
@@ -81,7 +80,7 @@ func (l *run) newConsole() {
 // `azlens experiment start --scenario` does.
 func (l *run) consoleHandler() http.Handler {
 	return l.console.c.Handler(l.log, func(name, zone string, d time.Duration) (any, error) {
-		return experiment.Scenario(name, l.cfg.Zones, zone, d)
+		return scenarioTemplate(name, l.cfg.Zones, zone, d, l.cfg.Timing)
 	})
 }
 

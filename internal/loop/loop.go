@@ -58,6 +58,9 @@ type Config struct {
 	// CanaryInterval is the time between two canaries in one zone. Zero means a sixtieth of the
 	// detector's short window (1s on the spec's timings).
 	CanaryInterval time.Duration
+	// CanaryLatencyBound fails a canary answered later than this. Zero means the detector's
+	// slow threshold (1s), so a zone slower than T_slow fails its canaries too.
+	CanaryLatencyBound time.Duration
 	// Listen is the front door's address (Invoke, zonal shift and experiment APIs). Empty means
 	// "127.0.0.1:9001".
 	Listen string
@@ -145,6 +148,17 @@ func (c *Config) defaults() error {
 	}
 	if c.Rate == 0 {
 		c.Rate = 30
+		if c.Scenario == ScenarioLowTraffic {
+			// Compressed timings see as many invocations per window as the spec's 2/s per
+			// zone do on its own.
+			c.Rate = LowTrafficRate * float64(max(1, len(c.Zones)))
+			if c.Timing != (Timing{}) && c.Timing.Tick < Production.Tick {
+				c.Rate *= float64(Production.Tick) / float64(c.Timing.Tick)
+			}
+		}
+	}
+	if c.CanaryLatencyBound == 0 {
+		c.CanaryLatencyBound = time.Second
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:9001"
@@ -355,6 +369,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		Zones:          cfg.Zones,
 		Interval:       cfg.CanaryInterval,
 		Timeout:        cfg.CanaryTimeout,
+		LatencyBound:   cfg.CanaryLatencyBound,
 		OTLPEndpoint:   fmt.Sprintf("http://127.0.0.1:%d", cfg.CollectorPorts.OTLP),
 		ExportInterval: cfg.Timing.Tick,
 		Logger:         l.log,
@@ -405,8 +420,10 @@ loop:
 			l.observeShifts()
 		case <-tick.C:
 			l.observeShifts()
-			if states, err := scrape.alarmStates(ctx); err == nil {
-				l.timeline.observeAlarms(time.Now(), states)
+			if det, err := scrape.alarmStates(ctx); err == nil {
+				now := time.Now()
+				l.timeline.observeAlarms(now, det.Alarms)
+				l.timeline.observeBlocked(now, det.Blocked)
 			} else if ctx.Err() == nil {
 				l.log.Debug("scrape collector", "error", err)
 			}
@@ -432,7 +449,7 @@ func planFault(cfg Config) (faultPlan, error) {
 	if cfg.Scenario == experiment.ScenarioNone {
 		return p, nil
 	}
-	tmpl, err := experiment.Scenario(cfg.Scenario, cfg.Zones, cfg.FaultedZone, cfg.FaultDuration)
+	tmpl, err := scenarioTemplate(cfg.Scenario, cfg.Zones, cfg.FaultedZone, cfg.FaultDuration, cfg.Timing)
 	if err != nil {
 		return p, err
 	}
@@ -463,7 +480,7 @@ func (p faultPlan) String() string {
 }
 
 func (l *run) startScenario() error {
-	tmpl, err := experiment.Scenario(l.cfg.Scenario, l.cfg.Zones, l.cfg.FaultedZone, l.cfg.FaultDuration)
+	tmpl, err := scenarioTemplate(l.cfg.Scenario, l.cfg.Zones, l.cfg.FaultedZone, l.cfg.FaultDuration, l.cfg.Timing)
 	if err != nil {
 		return err
 	}
@@ -478,8 +495,18 @@ func (l *run) startScenario() error {
 	return nil
 }
 
+// observeShifts records weight changes, each at the time the shift service decided it: a zone
+// shifted away at its lease's start.
 func (l *run) observeShifts() {
-	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.cfg.Name, l.cfg.Zones))
+	leases := map[string]time.Time{}
+	if active, err := l.shifts.List(zonalshift.ListFilter{Status: zonalshift.StatusActive, ResourceIdentifier: l.cfg.Name}); err == nil {
+		for _, s := range active {
+			if s.AppliedStatus == zonalshift.Applied {
+				leases[s.AwayFrom] = s.StartTime.Time
+			}
+		}
+	}
+	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.cfg.Name, l.cfg.Zones), leases)
 }
 
 func freePort() (int, error) {

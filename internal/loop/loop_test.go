@@ -47,16 +47,22 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-func runScenario(t *testing.T, scenario string, d time.Duration) (*Summary, string) {
+func runScenario(t *testing.T, scenario string, d time.Duration, rate float64) (*Summary, string) {
 	t.Helper()
 	var view strings.Builder
+	if rate == 0 {
+		rate = 30
+	}
+	if scenario == ScenarioLowTraffic {
+		rate = 0 // the scenario's own: 2/s per zone, scaled with the timings
+	}
 	cfg := Config{
 		Function:   bins.function,
 		AgentLayer: bins.layer,
 		Collector:  bins.collector,
 		Name:       "hello",
 		Listen:     "127.0.0.1:0",
-		Rate:       60,
+		Rate:       rate,
 		// A healthy zone never throttles because the machine stalled: on a loaded 2-core box an
 		// environment can stay busy for seconds, far past the emulator's 2 s default wait.
 		AcquireTimeout: time.Minute,
@@ -87,66 +93,121 @@ func tail(path string) string {
 	return string(b)
 }
 
-func TestScenarioAZErrorsEvacuatesTheFaultedZone(t *testing.T) {
-	sum, view := runScenario(t, "az-errors", 70*time.Second)
-	t.Logf("summary: alarm %v after %v s, shift %v after %v s, failed before/after %d/%d, invocations %d",
-		deref(sum.AlarmZone), derefF(sum.TimeToAlarm), deref(sum.EvacuatedZone), derefF(sum.TimeToShift),
-		sum.FailedBeforeShift, sum.FailedAfterShift, sum.Invocations)
-	if deref(sum.EvacuatedZone) != sum.FaultedZone {
-		t.Fatalf("evacuated %q, want the faulted zone %q\n%s", deref(sum.EvacuatedZone), sum.FaultedZone, view)
-	}
-	if deref(sum.AlarmZone) != sum.FaultedZone {
-		t.Errorf("alarm zone %q, want %q", deref(sum.AlarmZone), sum.FaultedZone)
-	}
-	if sum.FalseAlarms != 0 {
-		t.Errorf("%d false alarms\n%s", sum.FalseAlarms, view)
-	}
-	// The live view marked the fault while it ran and printed the alarm as it happened, before the
-	// final timeline.
-	live, _, _ := strings.Cut(view, "\ntimeline:")
-	if !strings.Contains(live, "FAULT az-errors in "+sum.FaultedZone) || !strings.Contains(live, "<- FAULT") ||
-		!strings.Contains(live, "ALARM                        "+sum.FaultedZone) {
-		t.Errorf("live view did not show the fault and the alarm as they happened:\n%s", view)
-	}
-	// After the shift no user traffic reaches the faulted zone, so failures stop (a few answered
-	// in flight may still arrive in the period of the shift).
-	if sum.FailedAfterShift > sum.FailedBeforeShift {
-		t.Errorf("failed after the shift %d > before %d", sum.FailedAfterShift, sum.FailedBeforeShift)
-	}
-	for _, z := range sum.Zones {
-		if z.Zone != sum.FaultedZone && z.Failed != 0 {
-			t.Errorf("healthy zone %s had %d failed invocations", z.Zone, z.Failed)
-		}
-	}
+// matrixCase is one row of the scenario matrix: spec/az-health.md's detection table on the Fast
+// timings, which compress every detector duration ten-fold (Δ = 1 s for 10 s).
+type matrixCase struct {
+	scenario string
+	run      time.Duration // whole run, warm-up (12 s) included
+	// shifts: whether the faulted zone must alarm and be evacuated.
+	shifts bool
+	// specAlarm is the spec's upper bound on the time to ALARM, at its own timings.
+	specAlarm time.Duration
+	// rate is the user load (invocations/s over all zones); zero means 30. The spec's table
+	// assumes 100/s per zone; the scenarios whose evidence is thin (half the time at 5 %, or
+	// a third of the telemetry lost) get twice the load.
+	rate float64
+	// thin: the evidence at the load two cores can drive (10 invocations/s per zone, a tenth of
+	// the spec's 100) is too thin to promise a shift within the run; what is asserted is that
+	// nothing else alarms or shifts, and that a shift, if any, is the faulted zone's, once.
+	thin bool
 }
 
-func TestScenarioNoneNeverShifts(t *testing.T) {
-	sum, view := runScenario(t, "none", 45*time.Second)
-	if sum.AlarmZone != nil || sum.EvacuatedZone != nil || sum.FalseAlarms != 0 {
-		t.Fatalf("healthy run: alarm %v, shift %v, false alarms %d\n%s", deref(sum.AlarmZone), deref(sum.EvacuatedZone), sum.FalseAlarms, view)
-	}
-	// Every zone served a third of the load, give or take.
-	for _, z := range sum.Zones {
-		if z.Invocations < sum.Invocations/5 || z.Failed != 0 {
-			t.Errorf("zone %s: %d of %d invocations, %d failed", z.Zone, z.Invocations, sum.Invocations, z.Failed)
-		}
-	}
+var matrix = []matrixCase{
+	{scenario: "none", run: 40 * time.Second},
+	{scenario: "az-errors", run: 45 * time.Second, shifts: true, specAlarm: 70 * time.Second, rate: 60},
+	{scenario: "az-latency", run: 45 * time.Second, shifts: true, specAlarm: 50 * time.Second},
+	{scenario: ScenarioAZLatency10, run: 50 * time.Second, shifts: true, specAlarm: 90 * time.Second},
+	// Black-holed invocations are held for the invocation timeout (3 s, not compressed).
+	{scenario: "az-crash", run: 45 * time.Second, shifts: true, specAlarm: 50*time.Second + 30*time.Second},
+	{scenario: ScenarioTelemetryLossErrors, run: 50 * time.Second, shifts: true, specAlarm: 70 * time.Second, thin: true},
+	{scenario: ScenarioLowTraffic, run: 50 * time.Second, shifts: true, specAlarm: 110 * time.Second},
+	{scenario: "two-az-errors", run: 45 * time.Second},
+	{scenario: ScenarioFlapping, run: 60 * time.Second, shifts: true, specAlarm: 70 * time.Second, thin: true},
 }
 
-func TestScenarioTwoZoneErrorsIsRegionalAndNeverShifts(t *testing.T) {
-	sum, view := runScenario(t, "two-az-errors", 60*time.Second)
-	if sum.EvacuatedZone != nil {
-		t.Fatalf("errors in two zones shifted %s away; a regional problem must not shift\n%s", *sum.EvacuatedZone, view)
-	}
+// alarmBound is the test's deadline for a detection the spec expects within spec: the bound
+// compressed like the timings, with half as much again and 3 s (the view's scrape period, the
+// zonal shift exporter's call, a loaded machine) — a deadline, not a measurement; the bench's
+// E2E rows measure.
+func alarmBound(spec time.Duration) float64 {
+	return 1.5*spec.Seconds()*Fast.Tick.Seconds()/Production.Tick.Seconds() + 3
 }
 
-func TestScenarioAZCrashEvacuatesTheFaultedZone(t *testing.T) {
-	sum, view := runScenario(t, "az-crash", 70*time.Second)
-	if deref(sum.EvacuatedZone) != sum.FaultedZone {
-		t.Fatalf("evacuated %q, want the crashed zone %q\n%s", deref(sum.EvacuatedZone), sum.FaultedZone, view)
-	}
-	if sum.FalseAlarms != 0 {
-		t.Errorf("%d false alarms", sum.FalseAlarms)
+// TestScenarioMatrix runs every scenario of the detection table through the real processes, one
+// after the other (two cores: one loop at a time). Each asserts: the faulted zone, and only it,
+// alarms and is evacuated within the compressed spec bound; no false alarm; the failed user
+// invocations after the shift are at most those that can be in flight in the zone when it is
+// shifted away (2 per environment); a regional fault and no fault never shift; flapping shifts
+// exactly once and does not fail back while it flaps.
+func TestScenarioMatrix(t *testing.T) {
+	for _, c := range matrix {
+		t.Run(c.scenario, func(t *testing.T) {
+			sum, view := runScenario(t, c.scenario, c.run, c.rate)
+			t.Logf("%s: alarm %s after %.1f s, shift %s after %.1f s, failed before/after shift %d/%d, false alarms %d, invocations %d",
+				c.scenario, deref(sum.AlarmZone), derefF(sum.TimeToAlarm), deref(sum.EvacuatedZone), derefF(sum.TimeToShift),
+				sum.FailedBeforeShift, sum.FailedAfterShift, sum.FalseAlarms, sum.Invocations)
+			if sum.FalseAlarms != 0 {
+				t.Errorf("%d false alarms\n%s", sum.FalseAlarms, view)
+			}
+			if !c.shifts {
+				if sum.EvacuatedZone != nil {
+					t.Errorf("%s shifted %s away; it must never shift\n%s", c.scenario, *sum.EvacuatedZone, view)
+				}
+				if c.scenario == "none" && sum.AlarmZone != nil {
+					t.Errorf("no fault, yet %s alarmed\n%s", *sum.AlarmZone, view)
+				}
+				return
+			}
+			if c.thin && sum.EvacuatedZone == nil {
+				if sum.AlarmZone != nil && *sum.AlarmZone != sum.FaultedZone {
+					t.Errorf("alarm in %s, not the faulted zone %s", *sum.AlarmZone, sum.FaultedZone)
+				}
+				t.Logf("%s: no shift within the run at this load (the spec's figure assumes 100 invocations/s per zone)", c.scenario)
+				return
+			}
+			if c.scenario == "az-errors" {
+				// The live view marked the fault while it ran and printed the alarm as it
+				// happened, before the final timeline.
+				live, _, _ := strings.Cut(view, "\ntimeline:")
+				if !strings.Contains(live, "FAULT az-errors in "+sum.FaultedZone) || !strings.Contains(live, "<- FAULT") ||
+					!strings.Contains(live, "ALARM                        "+sum.FaultedZone) {
+					t.Errorf("live view did not show the fault and the alarm as they happened:\n%s", view)
+				}
+			}
+			if deref(sum.AlarmZone) != sum.FaultedZone || deref(sum.EvacuatedZone) != sum.FaultedZone {
+				t.Fatalf("alarm %s, evacuated %s; want the faulted zone %s\n%s", deref(sum.AlarmZone), deref(sum.EvacuatedZone), sum.FaultedZone, view)
+			}
+			bound := alarmBound(c.specAlarm)
+			if c.thin {
+				bound = c.run.Seconds()
+			}
+			// The shift may wait for a guard: on Fast timings the telemetry quorum allows 3 s of
+			// silence, which a loaded machine's batching can exceed for a few ticks.
+			if *sum.TimeToAlarm > bound || *sum.TimeToShift > bound+10 {
+				t.Errorf("alarm after %.1f s, shift after %.1f s; want within %.1f s (spec %s compressed)", *sum.TimeToAlarm, *sum.TimeToShift, bound, c.specAlarm)
+			}
+			if *sum.TimeToShift < *sum.TimeToAlarm {
+				t.Errorf("shift at %.1f s before its alarm at %.1f s", *sum.TimeToShift, *sum.TimeToAlarm)
+			}
+			if max := int64(2 * 2); sum.FailedAfterShift > max {
+				t.Errorf("%d user invocations failed after the shift, want at most %d", sum.FailedAfterShift, max)
+			}
+			shifts, failbacks := 0, 0
+			for _, e := range sum.Timeline {
+				switch {
+				case e.Event == "zonal shift: traffic away":
+					shifts++
+				case strings.HasPrefix(e.Event, "fail-back"), strings.HasPrefix(e.Event, "recovered"):
+					failbacks++
+				}
+			}
+			if shifts != 1 {
+				t.Errorf("%d shifts, want exactly one\n%s", shifts, view)
+			}
+			if c.scenario == ScenarioFlapping && failbacks != 0 {
+				t.Errorf("flapping zone failed back while still flapping\n%s", view)
+			}
+		})
 	}
 }
 
@@ -162,4 +223,40 @@ func derefF(p *float64) float64 {
 		return -1
 	}
 	return *p
+}
+
+// BenchmarkE2E runs the scenario matrix through the real processes on the spec's own detection
+// timings (Demo: Δ = 10 s, windows 60 s / 300 s, 5-of-6; quick recovery), 6 minutes a run with the
+// fault at 3 minutes, as `azlens up --scenario S --duration 6m` does. One run per -count; the
+// bench tool (`go run ./bench -filter E2E`) takes medians over the counts. A figure of 999 means
+// "never" (no alarm, no shift): larger than any run, so a target on it fails.
+func BenchmarkE2E(b *testing.B) {
+	for _, c := range matrix {
+		b.Run(c.scenario, func(b *testing.B) {
+			var sum *Summary
+			for b.Loop() {
+				cfg := Config{
+					Function: bins.function, AgentLayer: bins.layer, Collector: bins.collector, Name: "hello",
+					Listen: "127.0.0.1:0", Timing: Demo, Scenario: c.scenario, Duration: 6 * time.Minute,
+					WorkDir: b.TempDir(),
+				}
+				var err error
+				if sum, err = Run(context.Background(), cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			orNever := func(p *float64) float64 {
+				if p == nil {
+					return 999
+				}
+				return *p
+			}
+			b.ReportMetric(orNever(sum.TimeToAlarm), "alarm-s")
+			b.ReportMetric(orNever(sum.TimeToShift), "shift-s")
+			b.ReportMetric(float64(sum.FailedBeforeShift), "failed-before")
+			b.ReportMetric(float64(sum.FailedAfterShift), "failed-after")
+			b.ReportMetric(float64(sum.FalseAlarms), "false-alarms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

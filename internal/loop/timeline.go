@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,9 @@ type timeline struct {
 	failedAtShift int64
 	totals        func() []loadgen.ZoneStats
 	events        []Event
+	times         []time.Time          // the exact time of each event, which orders them
+	blocked       map[string]float64   // shift_blocked counts seen, by reason
+	blocking      map[string]time.Time // when each reason's count last grew
 }
 
 func newTimeline(scenario string, zones []string, totals func() []loadgen.ZoneStats) *timeline {
@@ -91,8 +95,46 @@ func (t *timeline) begin(now time.Time) {
 	t.start = now
 }
 
-func (t *timeline) addLocked(now time.Time, event, zone, detail string) {
-	t.events = append(t.events, Event{At: round1(now.Sub(t.start).Seconds()), Event: event, Zone: zone, Detail: detail})
+// addLocked records an event at the time it was decided, in time order: a decision read late
+// (a scrape, a subscription) goes before events observed since.
+func (t *timeline) addLocked(at time.Time, event, zone, detail string) {
+	i := len(t.times)
+	for i > 0 && t.times[i-1].After(at) {
+		i--
+	}
+	t.times = slices.Insert(t.times, i, at)
+	t.events = slices.Insert(t.events, i, Event{At: round1(at.Sub(t.start).Seconds()), Event: event, Zone: zone, Detail: detail})
+}
+
+// blockRunGap ends a run of blocked decisions: longer than a few detector ticks on any timing.
+const blockRunGap = 30 * time.Second
+
+// observeBlocked records each guard that blocked a shift since the last scrape (the detector
+// counts its blocked decisions by reason), once per run of blocked ticks.
+func (t *timeline) observeBlocked(now time.Time, counts map[string]float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.blocked == nil {
+		t.blocked, t.blocking = map[string]float64{}, map[string]time.Time{}
+	}
+	reasons := make([]string, 0, len(counts))
+	for r := range counts {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		grew := counts[r] > t.blocked[r]
+		t.blocked[r] = counts[r]
+		if !grew {
+			continue
+		}
+		// Scrapes and ticks are not in step: a run of blocked ticks shows as growth at some
+		// scrapes only, so a reason is new again only after blockRunGap without growth.
+		if last, ok := t.blocking[r]; !ok || now.Sub(last) > blockRunGap {
+			t.addLocked(now, "shift blocked: "+r, "", "")
+		}
+		t.blocking[r] = now
+	}
 }
 
 func (t *timeline) faultStarted(now time.Time, scenario, zone string, d time.Duration) {
@@ -101,14 +143,8 @@ func (t *timeline) faultStarted(now time.Time, scenario, zone string, d time.Dur
 	t.faultAt = now
 	t.faultEnd = d
 	t.failedAtFault = failed(t.totals())
-	t.faulted[zone] = true
-	if scenario == "two-az-errors" {
-		// The scenario faults the zone after the faulted one too (experiment.Scenario).
-		for i, z := range t.zones {
-			if z == zone {
-				t.faulted[t.zones[(i+1)%len(t.zones)]] = true
-			}
-		}
+	for _, z := range FaultedZones(scenario, t.zones, zone) {
+		t.faulted[z] = true
 	}
 	detail := "until the run ends"
 	if d > 0 {
@@ -132,35 +168,43 @@ func (t *timeline) Firing(name string) bool {
 	return t.alarm[name] == 2
 }
 
-func (t *timeline) observeAlarms(now time.Time, states map[string]int) {
+// observeAlarms takes the alarm states read at now; each change is placed at the detector's
+// decision (its tick), when the collector said it, else at now.
+func (t *timeline) observeAlarms(now time.Time, states map[string]ZoneAlarm) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, z := range t.zones {
-		s, prev := states[z], t.alarm[z]
+		s, prev := states[z].State, t.alarm[z]
 		if s == prev {
 			continue
 		}
 		t.alarm[z] = s
+		at := now
+		if since := states[z].Since; !since.IsZero() && since.Before(now) && !since.Before(t.start) {
+			at = since
+		}
 		switch {
 		case s == 2:
-			if t.faultAt.IsZero() {
+			if t.faultAt.IsZero() || at.Before(t.faultAt) {
 				t.falseAlarms++
 			} else {
 				t.episodes[z]++
 			}
-			t.addLocked(now, "ALARM", z, "")
+			t.addLocked(at, "ALARM", z, "")
 			// The scenario's alarm is the first after its fault started; with no scenario, any
 			// alarm (and it is a false one). An alarm before the fault counts only as false.
-			if t.firstAlarm == "" && (!t.faultAt.IsZero() || t.scenario == "none") {
-				t.firstAlarm, t.alarmAt = z, now
+			if t.firstAlarm == "" && ((!t.faultAt.IsZero() && !at.Before(t.faultAt)) || t.scenario == "none") {
+				t.firstAlarm, t.alarmAt = z, at
 			}
 		case prev == 2:
-			t.addLocked(now, "alarm cleared", z, "")
+			t.addLocked(at, "alarm cleared", z, "")
 		}
 	}
 }
 
-func (t *timeline) observeWeights(now time.Time, w map[string]float64) {
+// observeWeights takes the traffic weights read at now; a zone shifted away is placed at its
+// lease's start (leases, by zone), when known.
+func (t *timeline) observeWeights(now time.Time, w map[string]float64, leases map[string]time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, z := range t.zones {
@@ -175,9 +219,13 @@ func (t *timeline) observeWeights(now time.Time, w map[string]float64) {
 		t.weight[z] = nw
 		switch {
 		case nw == 0:
-			t.addLocked(now, "zonal shift: traffic away", z, "")
+			at := now
+			if start, ok := leases[z]; ok && start.Before(now) && !start.Before(t.start) {
+				at = start
+			}
+			t.addLocked(at, "zonal shift: traffic away", z, "")
 			if t.shiftZone == "" {
-				t.shiftZone, t.shiftAt = z, now
+				t.shiftZone, t.shiftAt = z, at
 				t.failedAtShift = failed(t.totals())
 			}
 		case nw >= 1:

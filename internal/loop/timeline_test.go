@@ -2,6 +2,7 @@ package loop
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -24,15 +25,15 @@ func TestTimelineSummary(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	tl.begin(t0)
 
-	failures = 3                                                           // before the fault: not counted
-	tl.observeAlarms(t0.Add(5*time.Second), map[string]int{"use1-az3": 2}) // a false alarm
-	tl.observeAlarms(t0.Add(8*time.Second), map[string]int{})
+	failures = 3                                                                          // before the fault: not counted
+	tl.observeAlarms(t0.Add(5*time.Second), map[string]ZoneAlarm{"use1-az3": {State: 2}}) // a false alarm
+	tl.observeAlarms(t0.Add(8*time.Second), map[string]ZoneAlarm{})
 	tl.faultStarted(t0.Add(30*time.Second), "az-errors", "use1-az2", time.Minute)
 	failures = 13
-	tl.observeAlarms(t0.Add(90*time.Second), map[string]int{"use1-az2": 2})
-	tl.observeWeights(t0.Add(91*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0, "use1-az3": 1})
+	tl.observeAlarms(t0.Add(90*time.Second), map[string]ZoneAlarm{"use1-az2": {State: 2}})
+	tl.observeWeights(t0.Add(91*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0, "use1-az3": 1}, nil)
 	failures = 15
-	tl.observeWeights(t0.Add(200*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0.25, "use1-az3": 1})
+	tl.observeWeights(t0.Add(200*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0.25, "use1-az3": 1}, nil)
 
 	s := tl.summary("az-errors", "use1-az2", totals())
 	if s.AlarmZone == nil || *s.AlarmZone != "use1-az2" || s.TimeToAlarm == nil || *s.TimeToAlarm != 60 {
@@ -72,7 +73,7 @@ func TestTimelineNoneScenarioCountsEveryAlarmAsFalse(t *testing.T) {
 	tl := newTimeline("none", []string{"use1-az1", "use1-az2"}, func() []loadgen.ZoneStats { return nil })
 	t0 := time.Now()
 	tl.begin(t0)
-	tl.observeAlarms(t0.Add(time.Second), map[string]int{"use1-az1": 2})
+	tl.observeAlarms(t0.Add(time.Second), map[string]ZoneAlarm{"use1-az1": {State: 2}})
 	s := tl.summary("none", "use1-az2", nil)
 	if s.FalseAlarms != 1 || s.AlarmZone == nil || s.TimeToAlarm != nil || s.EvacuatedZone != nil {
 		t.Errorf("summary %+v", s)
@@ -115,5 +116,40 @@ func TestSummaryListsEveryFaultedZone(t *testing.T) {
 		if !strings.Contains(string(b), `"faulted_zone":"use1-az2"`) || !strings.Contains(string(b), `"faulted_zones":[`) {
 			t.Errorf("%s: summary JSON %s", name, b)
 		}
+	}
+}
+
+// TestTimelineDecisionTimes: an ALARM read late by the scraper, and a shift whose lease began
+// before the scrape saw the alarm, are both placed when they were decided; cause precedes effect
+// and the summary's times come from those decisions.
+func TestTimelineDecisionTimes(t *testing.T) {
+	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
+	tl := newTimeline("az-latency", zones, func() []loadgen.ZoneStats { return nil })
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tl.begin(t0)
+	tl.faultStarted(t0.Add(180*time.Second), "az-latency", "use1-az2", 0)
+	// The detector decided ALARM at its tick t=230 s; its exporter started the lease at 230.2 s;
+	// the shift subscription is seen first (239.6 s), the scrape at 240 s.
+	tl.observeWeights(t0.Add(239600*time.Millisecond), map[string]float64{"use1-az1": 1, "use1-az2": 0, "use1-az3": 1},
+		map[string]time.Time{"use1-az2": t0.Add(230200 * time.Millisecond)})
+	tl.observeAlarms(t0.Add(240*time.Second), map[string]ZoneAlarm{"use1-az2": {State: 2, Since: t0.Add(230 * time.Second)}})
+	// A guard's run of blocked ticks is one event, however many scrapes see it grow.
+	tl.observeBlocked(t0.Add(200*time.Second), map[string]float64{"BREADTH": 0})
+	tl.observeBlocked(t0.Add(205*time.Second), map[string]float64{"BREADTH": 2})
+	tl.observeBlocked(t0.Add(206*time.Second), map[string]float64{"BREADTH": 3})
+	s := tl.summary("az-latency", "use1-az2", nil)
+	if s.TimeToAlarm == nil || *s.TimeToAlarm != 50 || s.TimeToShift == nil || *s.TimeToShift != 50.2 {
+		t.Errorf("time to alarm %v, to shift %v; want 50 and 50.2 (the decisions)", derefF(s.TimeToAlarm), derefF(s.TimeToShift))
+	}
+	var got []string
+	for _, e := range s.Timeline {
+		got = append(got, fmt.Sprintf("%.1f %s", e.At, e.Event))
+	}
+	want := []string{"180.0 fault start: az-latency", "205.0 shift blocked: BREADTH", "230.0 ALARM", "230.2 zonal shift: traffic away"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("timeline %q, want %q", got, want)
+	}
+	if s.FalseAlarms != 0 {
+		t.Errorf("false alarms %d", s.FalseAlarms)
 	}
 }

@@ -142,7 +142,9 @@ func (p *azhealthProcessor) observe(md pmetric.Metrics) {
 				case m.Name() == contract.MetricCanaryInvocations && m.Type() == pmetric.MetricTypeSum:
 					p.observeSum(now, &pt, &key, m, detector.KindCanary)
 				case m.Name() == contract.MetricInvokeDuration && m.Type() == pmetric.MetricTypeHistogram:
-					p.observeHistogram(now, &pt, &key, m)
+					p.observeHistogram(now, &pt, &key, m, detector.KindDuration)
+				case m.Name() == contract.MetricCanaryDuration && m.Type() == pmetric.MetricTypeHistogram:
+					p.observeHistogram(now, &pt, &key, m, detector.KindCanaryDuration)
 				}
 			}
 		}
@@ -178,7 +180,7 @@ func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *s
 	}
 }
 
-func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, key *strings.Builder, m pmetric.Metric) {
+func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, key *strings.Builder, m pmetric.Metric, kind detector.Kind) {
 	h := m.Histogram()
 	if h.AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
 		return
@@ -189,8 +191,8 @@ func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, 
 		if dp.Flags().NoRecordedValue() {
 			continue
 		}
-		pt.Kind = detector.KindDuration
-		pt.Outcome = ""
+		pt.Kind = kind
+		pt.Outcome, _ = stringAttr(dp.Attributes(), contract.AttrOutcome)
 		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
 		pt.Start = startTime(dp.StartTimestamp())
 		pt.Count, pt.Sum = dp.Count(), dp.Sum()
@@ -301,6 +303,9 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 	pValue := gauge(contract.MetricAZPValue, "", "One-sided p-value of the zone against the other zones, per signal.")
 	breach := gauge(contract.MetricAZBreach, "", "1 when the zone breached on the signal this tick.")
 	state := gauge(contract.MetricAZAlarmState, "", "Alarm state of the zone: 0 OK, 1 PENDING, 2 ALARM.")
+	// The decision time, so whoever reads the state later (a scraper, a timeline) can place
+	// the alarm when the detector decided it, not when it happened to look.
+	since := gauge(contract.MetricAZAlarmStateSince, "s", "Unix time of the detector tick that set the zone's current alarm state.")
 	age := gauge(contract.MetricAZTelemetryAge, "s", "Time since the zone last sent telemetry.")
 	stale := gauge(contract.MetricAZTelemetryStale, "", "1 when the zone's telemetry is stale.")
 	weight := gauge(contract.MetricAZTrafficWeight, "", "Share of its traffic the zone receives (fail-back stage).")
@@ -313,6 +318,9 @@ func (p *azhealthProcessor) buildMetrics(now time.Time, r *detector.Report) pmet
 			point(breach, z.Zone, b2f(z.Breach[s])).Attributes().PutStr("signal", s.String())
 		}
 		point(state, z.Zone, float64(z.State))
+		if !z.StateSince.IsZero() {
+			point(since, z.Zone, float64(z.StateSince.UnixMilli())/1000)
+		}
 		if z.TelemetryAge >= 0 {
 			point(age, z.Zone, z.TelemetryAge.Seconds())
 		}

@@ -174,6 +174,7 @@ type zone struct {
 	stale         bool
 	breachMask    [NumSignals]bool // signals of the latest breaching tick
 	clearedAt     time.Time        // when the zone's last ALARM cleared
+	stateSince    time.Time        // the tick that set the current alarm state
 	short, long   bucket           // window sums of the current tick
 	verdict       verdict
 }
@@ -281,7 +282,7 @@ func (d *Detector) Observe(now time.Time, p *Point) {
 			return
 		}
 		value = p.Value
-	case KindDuration:
+	case KindDuration, KindCanaryDuration:
 		s, ok := slowCount(p.Bounds, p.Buckets, d.cfg.SlowLatency)
 		if !ok {
 			return
@@ -327,6 +328,15 @@ func (d *Detector) Observe(now time.Time, p *Point) {
 		z.cur.n[SignalCanary] += dv
 		if p.Outcome != "success" {
 			z.cur.x[SignalCanary] += dv
+		}
+		return
+	}
+	if p.Kind == KindCanaryDuration {
+		// Only successes: every other outcome is already a failed canary in the counts, and
+		// a canary the runner judged over its own bound is counted as "slow", not here.
+		z.lastCanary = now
+		if p.Outcome == "success" {
+			z.cur.x[SignalCanary] += ds
 		}
 		return
 	}

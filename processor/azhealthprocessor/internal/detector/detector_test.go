@@ -166,3 +166,31 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Error("alarm breaches > alarm ticks accepted")
 	}
 }
+
+// TestObserveCanaryLatency: a successful canary slower than the slow latency is a failed canary,
+// read from azlens.canary.duration; other outcomes' latencies add nothing (their counts already
+// failed), and the canary volume comes from the counts alone.
+func TestObserveCanaryLatency(t *testing.T) {
+	d := newDetector(t)
+	now := t0.Add(time.Minute)
+	bounds := []float64{0.5, 1, 2.5}
+	canary := func(series, outcome string, kind Kind, v float64, buckets []uint64) *Point {
+		var n uint64
+		for _, b := range buckets {
+			n += b
+		}
+		return &Point{Function: "f", Zone: "a", Series: series, Kind: kind, Outcome: outcome, Start: now,
+			Value: v, Count: n, Bounds: bounds, Buckets: buckets}
+	}
+	d.Observe(now, canary("ok", "success", KindCanary, 10, nil))
+	d.Observe(now, canary("to", "timeout", KindCanary, 2, nil))
+	d.Observe(now, canary("okd", "success", KindCanaryDuration, 0, []uint64{6, 1, 3, 0})) // 3 above 1 s
+	d.Observe(now, canary("tod", "timeout", KindCanaryDuration, 0, []uint64{0, 0, 0, 2}))
+	b := cur(d)
+	if b.n[SignalCanary] != 12 || b.x[SignalCanary] != 5 {
+		t.Errorf("canary n=%v x=%v, want 12 canaries, 5 failed (2 timeouts, 3 slow successes)", b.n[SignalCanary], b.x[SignalCanary])
+	}
+	if z := d.functions["f"].zones["a"]; !z.lastCanary.Equal(now) || !z.lastTelemetry.IsZero() {
+		t.Errorf("canary latency must count as a canary report, not as telemetry: %+v", z.lastTelemetry)
+	}
+}

@@ -185,13 +185,14 @@ func (d *Detector) tickFunction(f *function, now time.Time) Report {
 			z.verdict = verdictHealthy
 		}
 		if from, changed := z.alarm.step(z.verdict, fast, cfg); changed {
+			z.stateSince = now
 			if from == StateAlarm {
 				z.clearedAt = now
 			}
 			r.Events = append(r.Events, Event{Zone: z.name, Kind: "alarm_state",
 				Message: fmt.Sprintf("%s -> %s (breaching: %s)", from, z.alarm.state, signalList(mask))})
 		}
-		rep.State = z.alarm.state
+		rep.State, rep.StateSince = z.alarm.state, z.stateSince
 		d.updateCanaryHealth(z, now)
 
 		rep.TelemetryAge = -1

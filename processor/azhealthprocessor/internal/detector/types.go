@@ -65,6 +65,9 @@ const (
 	KindDuration
 	// KindCanary is azlens.canary.invocations{outcome}, a cumulative monotonic sum.
 	KindCanary
+	// KindCanaryDuration is azlens.canary.duration{outcome}, a cumulative explicit-bounds
+	// histogram: successful canaries slower than the slow threshold are failed canaries.
+	KindCanaryDuration
 )
 
 // Point is one cumulative data point of one series.
@@ -165,6 +168,9 @@ type ZoneReport struct {
 	PValue [NumSignals]float64
 	Breach [NumSignals]bool
 	State  State
+	// StateSince is the tick at which the detector moved the zone to State; zero while the
+	// zone has been OK since the detector started.
+	StateSince time.Time
 	// TelemetryAge is the time since the zone's last passive telemetry; -1
 	// when it never sent any.
 	TelemetryAge  time.Duration
