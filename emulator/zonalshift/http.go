@@ -55,7 +55,6 @@ func (s *Service) Handler() http.Handler {
 	return awsapi.RequireSigV4(AccessDeniedException, mux)
 }
 
-
 func (s *Service) handleStart(w http.ResponseWriter, r *http.Request) {
 	var req StartRequest
 	if err := decodeBody(w, r, &req); err != nil {
