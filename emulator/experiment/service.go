@@ -206,6 +206,52 @@ func (s *Service) CreateTemplate(t Template) (ExperimentTemplate, error) {
 	return cloneStored(st.tmpl), nil
 }
 
+// TemplateUpdate is FIS's UpdateExperimentTemplate: the fields given replace the template's.
+type TemplateUpdate struct {
+	Description    *string           `json:"description,omitempty"`
+	Targets        map[string]Target `json:"targets,omitempty"`
+	Actions        map[string]Action `json:"actions,omitempty"`
+	StopConditions []StopCondition   `json:"stopConditions,omitempty"`
+}
+
+// UpdateTemplate replaces the given fields of the template with id. Experiments already started
+// from it run on as they were planned, as in FIS.
+func (s *Service) UpdateTemplate(id string, u TemplateUpdate) (ExperimentTemplate, error) {
+	s.mu.Lock()
+	st, ok := s.templates[id]
+	if !ok {
+		s.mu.Unlock()
+		return ExperimentTemplate{}, notFound("experiment template", id)
+	}
+	t := cloneTemplate(st.tmpl.Template)
+	s.mu.Unlock()
+	if u.Description != nil {
+		t.Description = *u.Description
+	}
+	if u.Targets != nil {
+		t.Targets = u.Targets
+	}
+	if u.Actions != nil {
+		t.Actions = u.Actions
+	}
+	if u.StopConditions != nil {
+		t.StopConditions = u.StopConditions
+	}
+	p, err := compile(t, s.zones, s.alarms != nil)
+	if err != nil {
+		return ExperimentTemplate{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok = s.templates[id]; !ok { // deleted meanwhile
+		return ExperimentTemplate{}, notFound("experiment template", id)
+	}
+	st.plan = p
+	st.tmpl.Template = cloneTemplate(t)
+	st.tmpl.LastUpdateTime = EpochTime(s.clock.Now())
+	return cloneStored(st.tmpl), nil
+}
+
 // Templates returns every stored template, oldest first.
 func (s *Service) Templates() []ExperimentTemplate {
 	s.mu.Lock()
@@ -629,8 +675,7 @@ func cloneTemplate(t Template) Template {
 	if t.Targets != nil {
 		c.Targets = make(map[string]Target, len(t.Targets))
 		for k, v := range t.Targets {
-			v.Zones = slices.Clone(v.Zones)
-			c.Targets[k] = v
+			c.Targets[k] = cloneTarget(v)
 		}
 	}
 	if t.Actions != nil {
@@ -640,6 +685,21 @@ func cloneTemplate(t Template) Template {
 		}
 	}
 	return c
+}
+
+func cloneTarget(t Target) Target {
+	t.Zones = slices.Clone(t.Zones)
+	t.ResourceArns = slices.Clone(t.ResourceArns)
+	t.ResourceTags = cloneMap(t.ResourceTags)
+	t.Parameters = cloneMap(t.Parameters)
+	if t.Filters != nil {
+		fs := make([]TargetFilter, len(t.Filters))
+		for i, f := range t.Filters {
+			fs[i] = TargetFilter{Path: f.Path, Values: slices.Clone(f.Values)}
+		}
+		t.Filters = fs
+	}
+	return t
 }
 
 func cloneAction(a Action) Action {
@@ -660,7 +720,7 @@ func cloneExperiment(r *run) Experiment {
 	e.StopConditions = slices.Clone(e.StopConditions)
 	e.Targets = make(map[string]ExperimentTarget, len(r.view.Targets))
 	for k, v := range r.view.Targets {
-		v.Zones = slices.Clone(v.Zones)
+		v.Target = cloneTarget(v.Target)
 		v.ResolvedZones = slices.Clone(v.ResolvedZones)
 		v.ResolvedEnvironments = slices.Clone(v.ResolvedEnvironments)
 		e.Targets[k] = v
