@@ -69,7 +69,6 @@ type updateTemplateRequest struct {
 
 type startExperimentRequest struct {
 	StartRequest
-	ClientToken       string `json:"clientToken,omitempty"`
 	ExperimentOptions *struct {
 		ActionsMode string `json:"actionsMode,omitempty"`
 	} `json:"experimentOptions,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"slices"
 	"sync"
@@ -76,7 +77,8 @@ type Service struct {
 	tmplOrder   []string
 	runs        []*run // in start order; ended ones pruned oldest first beyond maxEnded
 	byID        map[string]*run
-	envs        map[envKey]bool // every environment the region asked hooks for
+	tokens      map[string]string // clientToken → experiment id; pruned with the experiments
+	envs        map[envKey]bool   // every environment the region asked hooks for
 	timer       clock.Timer
 	closed      bool
 	stressCtx   context.Context
@@ -127,6 +129,7 @@ func New(cfg Config) *Service {
 		log:           cfg.Logger,
 		templates:     map[string]*storedTemplate{},
 		byID:          map[string]*run{},
+		tokens:        map[string]string{},
 		envs:          map[envKey]bool{},
 	}
 	if s.clock == nil {
@@ -291,6 +294,10 @@ func (s *Service) DeleteTemplate(id string) (ExperimentTemplate, error) {
 type StartRequest struct {
 	ExperimentTemplateID string            `json:"experimentTemplateId"`
 	Tags                 map[string]string `json:"tags,omitempty"`
+	// ClientToken makes the start idempotent, as in FIS: a retry with the same token and template
+	// returns the experiment the first call started; the same token with another template is a
+	// ConflictException.
+	ClientToken string `json:"clientToken,omitempty"`
 }
 
 // StartExperiment resolves the template's targets (choosing environments for COUNT and PERCENT
@@ -307,6 +314,15 @@ func (s *Service) StartExperiment(req StartRequest) (Experiment, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return Experiment{}, &Error{Type: ConflictException, Message: "the experiment service is closed"}
+	}
+	if id, ok := s.tokens[req.ClientToken]; ok && req.ClientToken != "" {
+		if r, ok := s.byID[id]; ok {
+			if r.view.ExperimentTemplateID != req.ExperimentTemplateID {
+				return Experiment{}, &Error{Type: ConflictException, Message: fmt.Sprintf(
+					"clientToken %q already started experiment %s from template %s", req.ClientToken, id, r.view.ExperimentTemplateID)}
+			}
+			return cloneExperiment(r), nil
+		}
 	}
 	st, ok := s.templates[req.ExperimentTemplateID]
 	if !ok {
@@ -331,6 +347,9 @@ func (s *Service) StartExperiment(req StartRequest) (Experiment, error) {
 	}
 	s.runs = append(s.runs, r)
 	s.byID[r.view.ID] = r
+	if req.ClientToken != "" {
+		s.tokens[req.ClientToken] = r.view.ID
+	}
 
 	r.view.State = State{Status: StatusInitiating, Reason: "Experiment is initiating."}
 	failure := ""
@@ -428,7 +447,8 @@ func (s *Service) GetExperiment(id string) (Experiment, error) {
 
 // StopExperiment stops a pending, initiating or running experiment: its faults end at once, it
 // is stopping until the next tick (at once with the wall clock), then stopped. Stopping an
-// experiment that has ended is a ConflictException.
+// experiment that has ended is a ValidationException naming the id: FIS's StopExperiment models
+// no conflict, so that is the error its clients can tell apart.
 func (s *Service) StopExperiment(id string) (Experiment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -440,8 +460,7 @@ func (s *Service) StopExperiment(id string) (Experiment, error) {
 	case StatusStopping:
 		return cloneExperiment(r), nil
 	case StatusCompleted, StatusStopped, StatusFailed:
-		return Experiment{}, &Error{Type: ConflictException,
-			Message: fmt.Sprintf("experiment %q has already ended (%s)", id, r.view.State.Status)}
+		return Experiment{}, invalid("id", "experiment %q has already ended (%s)", id, r.view.State.Status)
 	}
 	now := s.clock.Now()
 	s.stopLocked(r, now, "Experiment stopped by user.")
@@ -647,6 +666,7 @@ func (s *Service) pruneLocked() {
 	for i := 0; ended > s.maxEnded && i < len(s.runs); {
 		if r := s.runs[i]; !r.view.Active() {
 			delete(s.byID, r.view.ID)
+			maps.DeleteFunc(s.tokens, func(_, id string) bool { return id == r.view.ID })
 			s.runs = slices.Delete(s.runs, i, i+1)
 			ended--
 			continue
