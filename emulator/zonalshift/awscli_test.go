@@ -3,36 +3,11 @@ package zonalshift_test
 import (
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// awsCLI returns a function that runs the real AWS CLI v2 (Debian's awscli, installed by
-// scripts/install-test-deps.sh) against endpoint with dummy credentials, as a user would: only
-// --endpoint-url differs from a call to real ARC.
-func awsCLI(t *testing.T, endpoint string) func(args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	aws := "/usr/bin/aws" // another aws earlier on PATH may be v1
-	out, err := exec.Command(aws, "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "aws-cli/2") {
-		t.Fatalf("the AWS CLI v2 is not at %s: run scripts/install-test-deps.sh (%v: %s)", aws, err, out)
-	}
-	home := t.TempDir()
-	return func(args ...string) (string, string, error) {
-		cmd := exec.Command(aws, append([]string{"--endpoint-url", endpoint, "--output", "json", "--no-cli-pager"}, args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+home, "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
-			"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(home, "none"),
-			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "none"), "AWS_EC2_METADATA_DISABLED=true",
-			"AWS_MAX_ATTEMPTS=1", "AWS_PAGER=")
-		var o, e strings.Builder
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		return o.String(), e.String(), err
-	}
-}
+	"github.com/azlens/azlens/emulator/internal/awsclitest"
+)
 
 func TestAWSCLIZonalShift(t *testing.T) {
 	s, _ := newService(t)
@@ -42,7 +17,7 @@ func TestAWSCLIZonalShift(t *testing.T) {
 	s.SetZones(fn, zones)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	aws := awsCLI(t, srv.URL)
+	aws := awsclitest.New(t, srv.URL).Run
 	run := func(args ...string) map[string]any {
 		t.Helper()
 		out, stderr, err := aws(args...)
