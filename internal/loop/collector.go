@@ -151,6 +151,7 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 		return nil, err
 	}
 	cmd := exec.Command(cfg.Collector, "--config", path)
+	cmd.Env = localAWSEnv(work)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Own process group, killed with azlens, and known to its janitor.
 	if err := childproc.Start(cmd); err != nil {
@@ -209,4 +210,20 @@ func (p *collectorProcess) stop(ctx context.Context) {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.exited
 	}
+}
+
+// localAWSEnv is the collector's environment: the caller's, without its AWS settings, plus dummy
+// static credentials and a region. The zonalshift exporter calls the local region through the
+// AWS SDK, whose default chain must find credentials to sign with (the region accepts any
+// signature), and must never pick up a real profile or instance role on the way.
+func localAWSEnv(work string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	none := filepath.Join(work, "no-aws-config")
+	return append(env, "AWS_ACCESS_KEY_ID=azlens-local", "AWS_SECRET_ACCESS_KEY=azlens-local", "AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE="+none, "AWS_SHARED_CREDENTIALS_FILE="+none, "AWS_EC2_METADATA_DISABLED=true")
 }

@@ -269,7 +269,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fmt.Fprintf(l.view, "azlens up: web console http://%s%s/\n", l.addr, consolePath)
 
 	// The collector before the region, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift", "http://"+l.addr+consolePath+"/otlp")
+	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr, "http://"+l.addr+consolePath+"/otlp")
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +300,10 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		return nil, err
 	}
 	fd := emulator.NewFrontDoor(l.log, l.region)
+	// ARC's and FIS's paths at the root, as the AWS CLI and SDKs call them; the /zonalshift and
+	// /fis prefixes stay for clients configured with them.
+	fd.Route(l.shifts.Handler(), zonalshift.Paths...)
+	fd.Route(l.experiments.Handler(), experiment.Paths...)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
 	fd.Mount(consolePath, l.consoleHandler())
