@@ -101,6 +101,8 @@ exporters:
       included: ["*"]
   zonalshift:
     endpoint: {{.ShiftEndpoint}}
+    resource_identifiers:
+      "{{.Function}}": "{{.Resource}}"
     lease: {{.Timing.Lease}}
   # The web console's recent-invocation buffer (internal/console); best effort, never retried.
   otlphttp/console:
@@ -135,12 +137,14 @@ type collectorProcess struct {
 	err    error
 }
 
-func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, consoleEndpoint string) (*collectorProcess, error) {
+func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, resource, consoleEndpoint string) (*collectorProcess, error) {
 	var b strings.Builder
 	err := collectorConfig.Execute(&b, map[string]any{
 		"Ports":           cfg.CollectorPorts,
 		"Timing":          cfg.Timing,
 		"ShiftEndpoint":   shiftEndpoint,
+		"Function":        cfg.Name,
+		"Resource":        resource,
 		"ConsoleEndpoint": consoleEndpoint,
 	})
 	if err != nil {

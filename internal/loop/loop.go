@@ -252,7 +252,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	}()
 
 	l.shifts = zonalshift.New(zonalshift.Config{Logger: l.log})
-	l.shifts.SetZones(cfg.Name, cfg.Zones)
+	l.shifts.SetZones(l.resource(), cfg.Zones)
 	stops = append(stops, func(context.Context) { l.shifts.Close() })
 
 	l.experiments = experiment.New(experiment.Config{Logger: l.log, Alarms: l.timeline, Zones: cfg.Zones, InvocationTimeout: 3 * time.Second})
@@ -269,7 +269,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fmt.Fprintf(l.view, "azlens up: web console http://%s%s/\n", l.addr, consolePath)
 
 	// The collector before the region, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr, "http://"+l.addr+consolePath+"/otlp")
+	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr, l.resource(), "http://"+l.addr+consolePath+"/otlp")
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 			},
 		},
 		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log},
-		Weights: func(zones []string) map[string]float64 { return l.shifts.Weights(cfg.Name, zones) },
+		Weights: func(zones []string) map[string]float64 { return l.shifts.Weights(l.resource(), zones) },
 		HooksFor: func(zone string, index int) *emulator.Hooks {
 			return l.experiments.HooksFor(zone, index)
 		},
@@ -458,7 +458,7 @@ func (l *run) startScenario() error {
 }
 
 func (l *run) observeShifts() {
-	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.cfg.Name, l.cfg.Zones))
+	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.resource(), l.cfg.Zones))
 }
 
 func freePort() (int, error) {
@@ -496,4 +496,11 @@ func agentLayers(cfg Config) []string {
 		return nil
 	}
 	return []string{cfg.AgentLayer}
+}
+
+// resource is the zonal shift resource identifier of the loop's function: its ARN, as ARC names
+// resources (and as the AWS CLI insists, checking the identifier's length), so that
+// `aws arc-zonal-shift … --endpoint-url` can address it. The collector maps the function to it.
+func (l *run) resource() string {
+	return fmt.Sprintf("arn:aws:lambda:%s:123456789012:function:%s", emulator.DefaultRegion, l.cfg.Name)
 }
