@@ -59,7 +59,7 @@ func NewFrontDoor(log *slog.Logger, regions ...*Region) *FrontDoor {
 	return fd
 }
 
-// Mount serves h under prefix (e.g. "/zonalshift/"), with the prefix stripped.
+// Mount serves h under prefix (e.g. "/zonalshift"), with the prefix stripped.
 func (fd *FrontDoor) Mount(prefix string, h http.Handler) {
 	prefix = "/" + strings.Trim(prefix, "/")
 	fd.mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
