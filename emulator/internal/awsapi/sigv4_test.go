@@ -80,3 +80,51 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 	})
 }
+
+func TestPage(t *testing.T) {
+	items := []int{1, 2, 3, 4, 5}
+	var got []int
+	token := ""
+	for pages := 0; ; pages++ {
+		size, offset, err := awsapi.PageParams("2", token, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, next := awsapi.Page(items, size, offset)
+		got = append(got, page...)
+		if next == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		token = next
+	}
+	if len(got) != 5 || got[4] != 5 {
+		t.Errorf("paged %v", got)
+	}
+	for _, bad := range [][2]string{{"0", ""}, {"101", ""}, {"x", ""}, {"", "bogus"}, {"", "YXpsZW5zLXBhZ2U6LTE"}} {
+		if _, _, err := awsapi.PageParams(bad[0], bad[1], 100); err == nil {
+			t.Errorf("PageParams(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}
+
+func FuzzPageParams(f *testing.F) {
+	f.Add("10", "YXpsZW5zLXBhZ2U6Mg")
+	f.Add("", "YXpsZW5zLXBhZ2U6OTk5OTk5OTk5OTk5OTk5OTk5OTk")
+	f.Add("-1", "\x00")
+	f.Fuzz(func(t *testing.T, maxResults, token string) {
+		size, offset, err := awsapi.PageParams(maxResults, token, 100)
+		if err != nil {
+			return
+		}
+		if size < 1 || size > 100 || offset < 0 {
+			t.Fatalf("accepted size %d offset %d", size, offset)
+		}
+		page, _ := awsapi.Page(make([]int, 7), size, offset)
+		if len(page) > size {
+			t.Fatalf("page of %d > size %d", len(page), size)
+		}
+	})
+}
