@@ -47,7 +47,10 @@ type apiClient struct {
 }
 
 func newAPIClient(ctx context.Context, cfg *Config, hc *http.Client) (*apiClient, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithHTTPClient(hc)}
+	// hc (the confighttp client: tls, proxy, timeout) is given to the ARC client below, not to
+	// the configuration loader, which would try to add AWS_CA_BUNDLE to it and cannot with an
+	// *http.Client; the credential providers keep the SDK's own client.
+	var opts []func(*awsconfig.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
 	}
@@ -65,6 +68,7 @@ func newAPIClient(ctx context.Context, cfg *Config, hc *http.Client) (*apiClient
 		awsCfg.Region = signingRegion
 	}
 	client := arc.NewFromConfig(awsCfg, func(o *arc.Options) {
+		o.HTTPClient = hc
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(strings.TrimRight(cfg.Endpoint, "/"))
 		}
