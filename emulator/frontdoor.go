@@ -59,10 +59,21 @@ func NewFrontDoor(log *slog.Logger, regions ...*Region) *FrontDoor {
 	return fd
 }
 
-// Mount serves h under prefix (e.g. "/zonalshift/"), with the prefix stripped.
+// Mount serves h under prefix (e.g. "/zonalshift"), with the prefix stripped.
 func (fd *FrontDoor) Mount(prefix string, h http.Handler) {
 	prefix = "/" + strings.Trim(prefix, "/")
 	fd.mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+}
+
+// Route serves h at root paths as they are, each path and everything below it: AWS APIs whose
+// SDKs and CLI send requests to the endpoint's root (ARC's /zonalshifts, FIS's /experiments), so
+// that only --endpoint-url or BaseEndpoint has to change.
+func (fd *FrontDoor) Route(h http.Handler, paths ...string) {
+	for _, p := range paths {
+		p = "/" + strings.Trim(p, "/")
+		fd.mux.Handle(p, h)
+		fd.mux.Handle(p+"/", h)
+	}
 }
 
 func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) { fd.mux.ServeHTTP(w, r) }

@@ -15,8 +15,8 @@ commands:
   emulate   run a function (bootstrap executable) and extensions in a local multi-zone region
   up        run the whole loop: region, agent, collector, load, canaries, detector, zonal shift
   invoke    invoke a function through the Invoke API of a running emulator
-  shift     start, list, renew and cancel zonal shifts (the emulator's ARC-shaped API)
-  experiment  run fault experiments (the emulator's FIS-shaped API)
+  shift     start, list, renew and cancel zonal shifts (ARC zonal shift, through the AWS SDK)
+  experiment  run fault experiments (FIS, through the AWS SDK)
 
 Run 'azlens <command> -h' for the flags of a command.
 `

@@ -81,8 +81,8 @@ func TestEveryFlagCheckedAtStart(t *testing.T) {
 		{append([]string{"shift", "start", "--resource", "hello", "--away-from", "use1-az2", "--expires-in", "30"}, shiftEP...), []string{`--expires-in "30": want minutes 1m–1440m or hours 1h–72h`}},
 		{append([]string{"shift", "start", "--resource", "hello", "--away-from", "use1-az2", "--expires-in", "73h"}, shiftEP...), []string{`--expires-in "73h"`}},
 		{append([]string{"shift", "list", "--status", "active"}, shiftEP...), []string{`--status "active" is not one of: ACTIVE, EXPIRED, CANCELED`, `did you mean "ACTIVE"`}},
-		{append([]string{"shift", "list", "--id", "x"}, shiftEP...), []string{"--id is not a flag of 'shift list' (its flags: --endpoint, --resource, --status)"}},
-		{append([]string{"shift", "get"}, shiftEP...), []string{"--id is required for 'shift get'"}},
+		{append([]string{"shift", "list", "--id", "x"}, shiftEP...), []string{"--id is not a flag of 'shift list' (its flags: --endpoint, --region, --resource, --status)"}},
+		{append([]string{"shift", "get"}, shiftEP...), []string{`unknown verb "get"`}}, // ARC has no GetZonalShift
 		{[]string{"shift", "list", "--endpoint", "localhost"}, []string{`--endpoint "localhost": want an http:// or https:// URL`}},
 
 		{append([]string{"experiment", "start"}, fisEP...), []string{"--scenario or --template is required", "az-errors"}},

@@ -145,16 +145,27 @@ func TestEmulateServesAndShutsDownCleanly(t *testing.T) {
 	}
 }
 
-// TestShiftVerbs drives `azlens shift` against the emulator's real zonal shift API.
+// dummyAWSCredentials gives the AWS SDK's default chain static credentials and nothing else.
+func dummyAWSCredentials(t *testing.T) {
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none} {
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_PROFILE", "")
+	os.Unsetenv("AWS_PROFILE")
+}
+
+// TestShiftVerbs drives `azlens shift` (the AWS SDK's ARC client) against the emulator's zonal
+// shift API, served at the root as the front door serves it.
 func TestShiftVerbs(t *testing.T) {
+	dummyAWSCredentials(t)
 	svc := zonalshift.New(zonalshift.Config{})
 	t.Cleanup(svc.Close)
 	svc.SetZones("hello", []string{"use1-az1", "use1-az2", "use1-az3"})
-	mux := http.NewServeMux()
-	mux.Handle("/zonalshift/", http.StripPrefix("/zonalshift", svc.Handler()))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
-	ep := []string{"--endpoint", srv.URL + "/zonalshift"}
+	ep := []string{"--endpoint", srv.URL}
 	azlens := func(args ...string) (string, string, int) {
 		var out, errb strings.Builder
 		code := run(context.Background(), args, &out, &errb)
@@ -197,16 +208,16 @@ func TestShiftVerbs(t *testing.T) {
 	}
 }
 
-// TestExperimentVerbs drives `azlens experiment` against the emulator's real experiment API.
+// TestExperimentVerbs drives `azlens experiment` (the AWS SDK's FIS client) against the
+// emulator's experiment API, served at the root as the front door serves it.
 func TestExperimentVerbs(t *testing.T) {
+	dummyAWSCredentials(t)
 	zones := []string{"use1-az1", "use1-az2", "use1-az3"}
 	svc := experiment.New(experiment.Config{Zones: zones})
 	t.Cleanup(svc.Close)
-	mux := http.NewServeMux()
-	mux.Handle("/fis/", http.StripPrefix("/fis", svc.Handler()))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
-	ep := []string{"--endpoint", srv.URL + "/fis"}
+	ep := []string{"--endpoint", srv.URL}
 	var out, stderr strings.Builder
 	code := run(context.Background(), append([]string{"experiment", "start", "--scenario", "az-errors", "--zone", "use1-az3", "--duration", "1m"}, ep...), &out, &stderr)
 	if code != 0 {
@@ -251,5 +262,30 @@ func checkGroundTruth(t *testing.T, url string, want int) {
 	}
 	if resp.StatusCode != http.StatusOK || int(got) != want {
 		t.Errorf("GET %s: %d, %v successful invocations counted, want %d:\n%s", url, resp.StatusCode, got, want, b)
+	}
+}
+
+// TestShiftWithoutCredentials: against a local endpoint with no AWS credentials anywhere, the
+// verbs send unsigned requests, which the local region accepts, instead of failing to sign.
+func TestShiftWithoutCredentials(t *testing.T) {
+	dummyAWSCredentials(t)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	svc := zonalshift.New(zonalshift.Config{})
+	t.Cleanup(svc.Close)
+	var signed bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		signed = signed || r.Header.Get("Authorization") != ""
+		svc.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var out, stderr strings.Builder
+	if code := run(context.Background(), []string{"shift", "list", "--endpoint", srv.URL}, &out, &stderr); code != 0 {
+		t.Fatalf("shift list without credentials: exit %d: %s", code, stderr.String())
+	}
+	if signed || !strings.Contains(out.String(), `"Items"`) {
+		t.Errorf("signed %v, printed %q", signed, out.String())
 	}
 }

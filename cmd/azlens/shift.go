@@ -6,21 +6,24 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	arc "github.com/aws/aws-sdk-go-v2/service/arczonalshift"
+	"github.com/aws/aws-sdk-go-v2/service/arczonalshift/types"
 )
 
-const shiftUsage = `usage: azlens shift <start|list|get|renew|cancel|status> [flags]
+const shiftUsage = `usage: azlens shift <start|list|renew|cancel|status> [flags]
 
-  start  --resource NAME --away-from ZONE [--expires-in 30m] [--comment C] [--type manual|practice]
-  list   [--resource NAME] [--status ACTIVE|EXPIRED|CANCELED]
-  get    --id ID
+  start  --resource ID --away-from ZONE [--expires-in 30m] [--comment C] [--type manual|practice]
+  list   [--resource ID] [--status ACTIVE|EXPIRED|CANCELED]
   renew  --id ID --expires-in 30m
   cancel --id ID
-  status --resource NAME     which zone the resource is shifted away from, and the zone weights
+  status --resource ID     the resource's zones, applied weights and active shifts
 
-Every verb takes --endpoint (default http://127.0.0.1:9001/zonalshift, the emulator's zonal shift API).
+These are ARC's StartZonalShift, ListZonalShifts, UpdateZonalShift, CancelZonalShift and
+GetManagedResource through the AWS SDK. Every verb takes --endpoint (default ` + defaultEndpoint + `,
+the front door of azlens up; "" for real ARC) and --region. The AWS CLI works too:
+  aws arc-zonal-shift list-zonal-shifts --endpoint-url ` + defaultEndpoint + `
 `
 
 func runShift(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,71 +34,81 @@ func runShift(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verb := args[0]
 	fs := flag.NewFlagSet("azlens shift "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint", "http://127.0.0.1:9001/zonalshift", "zonal shift API base URL")
-	resource := fs.String("resource", "", "resource identifier (the function name)")
+	var af awsFlags
+	af.register(fs)
+	resource := fs.String("resource", "", "resource identifier (the function name locally, an ARN on ARC)")
 	awayFrom := fs.String("away-from", "", "zone ID to move traffic away from")
 	expiresIn := fs.String("expires-in", "30m", "lease length: 1m–1440m or 1h–72h")
 	comment := fs.String("comment", "shifted with azlens shift", "why")
-	typ := fs.String("type", "manual", "manual or practice")
 	status := fs.String("status", "", "filter by status")
 	id := fs.String("id", "", "zonal shift ID")
+	typ := fs.String("type", "manual", "manual (StartZonalShift) or practice (StartPracticeRun, 30 minutes)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := checkShiftFlags(verb, fs); err != nil {
 		return err
 	}
-	base := strings.TrimRight(*endpoint, "/")
 	need := func(name, v string) error {
 		if v == "" {
 			return fmt.Errorf("--%s is required", name)
 		}
 		return nil
 	}
+	// Flags first: a missing one is reported without loading any AWS configuration.
+	var missing error
 	switch verb {
 	case "start":
-		if err := errors.Join(need("resource", *resource), need("away-from", *awayFrom)); err != nil {
-			return err
-		}
-		return apiCall(ctx, stdout, http.MethodPost, base+"/zonalshifts", map[string]string{
-			"resourceIdentifier": *resource, "awayFrom": *awayFrom, "expiresIn": *expiresIn,
-			"comment": *comment, "type": *typ,
-		})
-	case "list":
-		q := url.Values{}
-		if *resource != "" {
-			q.Set("resourceIdentifier", *resource)
-		}
-		if *status != "" {
-			q.Set("status", *status)
-		}
-		u := base + "/zonalshifts"
-		if len(q) > 0 {
-			u += "?" + q.Encode()
-		}
-		return apiCall(ctx, stdout, http.MethodGet, u, nil)
-	case "get":
-		if err := need("id", *id); err != nil {
-			return err
-		}
-		return apiCall(ctx, stdout, http.MethodGet, base+"/zonalshifts/"+url.PathEscape(*id), nil)
-	case "renew":
-		if err := need("id", *id); err != nil {
-			return err
-		}
-		return apiCall(ctx, stdout, http.MethodPatch, base+"/zonalshifts/"+url.PathEscape(*id), map[string]string{"expiresIn": *expiresIn})
-	case "cancel":
-		if err := need("id", *id); err != nil {
-			return err
-		}
-		return apiCall(ctx, stdout, http.MethodDelete, base+"/zonalshifts/"+url.PathEscape(*id), nil)
+		missing = errors.Join(need("resource", *resource), need("away-from", *awayFrom))
+	case "renew", "cancel":
+		missing = need("id", *id)
 	case "status":
-		if err := need("resource", *resource); err != nil {
-			return err
-		}
-		return apiCall(ctx, stdout, http.MethodGet, base+"/managedresources/"+url.PathEscape(*resource), nil)
+		missing = need("resource", *resource)
+	case "list":
 	default:
 		fmt.Fprintf(stderr, "azlens shift: unknown verb %q\n\n%s", verb, shiftUsage)
 		return errUsage
 	}
+	if missing != nil {
+		return missing
+	}
+	cfg, err := af.config(ctx)
+	if err != nil {
+		return err
+	}
+	c := arc.NewFromConfig(cfg, func(o *arc.Options) { o.BaseEndpoint = af.baseEndpoint() })
+	var out any
+	switch verb {
+	case "start":
+		if *typ == "practice" {
+			out, err = c.StartPracticeRun(ctx, &arc.StartPracticeRunInput{ResourceIdentifier: resource, AwayFrom: awayFrom, Comment: comment})
+			break
+		}
+		out, err = c.StartZonalShift(ctx, &arc.StartZonalShiftInput{ResourceIdentifier: resource, AwayFrom: awayFrom,
+			ExpiresIn: expiresIn, Comment: comment})
+	case "list":
+		in := &arc.ListZonalShiftsInput{Status: types.ZonalShiftStatus(*status)}
+		if *resource != "" {
+			in.ResourceIdentifier = resource
+		}
+		var items []types.ZonalShiftSummary
+		pages := arc.NewListZonalShiftsPaginator(c, in)
+		for pages.HasMorePages() && err == nil {
+			var p *arc.ListZonalShiftsOutput
+			if p, err = pages.NextPage(ctx); err == nil {
+				items = append(items, p.Items...)
+			}
+		}
+		out = struct{ Items []types.ZonalShiftSummary }{items}
+	case "renew":
+		out, err = c.UpdateZonalShift(ctx, &arc.UpdateZonalShiftInput{ZonalShiftId: id, ExpiresIn: aws.String(*expiresIn)})
+	case "cancel":
+		out, err = c.CancelZonalShift(ctx, &arc.CancelZonalShiftInput{ZonalShiftId: id})
+	case "status":
+		out, err = c.GetManagedResource(ctx, &arc.GetManagedResourceInput{ResourceIdentifier: resource})
+	}
+	if err != nil {
+		return apiError(err)
+	}
+	return printJSON(stdout, out)
 }

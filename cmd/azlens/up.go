@@ -32,7 +32,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&azs, "azs", "use1-az1,use1-az2,use1-az3", "comma-separated availability zone IDs")
 	fs.IntVar(&c.EnvsPerZone, "envs-per-az", 2, "execution environments pre-provisioned per zone")
 	fs.Float64Var(&c.Rate, "rate", 30, "steady user load, invocations per second over all zones")
-	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9001", "front door: Invoke API, /zonalshift, /fis and the web console /ui/")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9001", "front door: Lambda Invoke, ARC zonal shift and FIS APIs, the web console /ui/")
 	fs.StringVar(&c.Scenario, "scenario", "none", "fault scenario after warm-up: "+strings.Join(loop.ScenarioNames(), ", "))
 	fs.StringVar(&c.FaultedZone, "fault-zone", "", "zone the scenario faults (default: the second zone)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "time before the fault starts (default: 3 short detector windows)")

@@ -17,12 +17,11 @@ import (
 
 // shiftVerbFlags are the flags each `azlens shift` verb takes; '!' marks the required ones.
 var shiftVerbFlags = map[string][]string{
-	"start":  {"endpoint", "resource!", "away-from!", "expires-in", "comment", "type"},
-	"list":   {"endpoint", "resource", "status"},
-	"get":    {"endpoint", "id!"},
-	"renew":  {"endpoint", "id!", "expires-in"},
-	"cancel": {"endpoint", "id!"},
-	"status": {"endpoint", "resource!"},
+	"start":  {"endpoint", "region", "resource!", "away-from!", "expires-in", "comment", "type"},
+	"list":   {"endpoint", "region", "resource", "status"},
+	"renew":  {"endpoint", "region", "id!", "expires-in"},
+	"cancel": {"endpoint", "region", "id!"},
+	"status": {"endpoint", "region", "resource!"},
 }
 
 // expiresIn is ARC's lease format: minutes or hours, 1m–1440m or 1h–72h.
@@ -32,11 +31,11 @@ func checkShiftFlags(verb string, fs *flag.FlagSet) error {
 	if err := verbFlags("shift", verb, fs, shiftVerbFlags); err != nil {
 		return err
 	}
-	if err := endpointURL("endpoint", flagValue(fs, "endpoint")); err != nil {
+	if err := awsEndpoint(fs); err != nil {
 		return err
 	}
 	set := setFlags(fs)
-	if set["expires-in"] || verb == "start" {
+	if (set["expires-in"] || verb == "start") && flagValue(fs, "type") != "practice" {
 		v := flagValue(fs, "expires-in")
 		m := expiresIn.FindStringSubmatch(v)
 		n := 0
@@ -63,18 +62,18 @@ func checkShiftFlags(verb string, fs *flag.FlagSet) error {
 // experimentVerbFlags are the flags each `azlens experiment` verb takes; '!' marks the required
 // ones.
 var experimentVerbFlags = map[string][]string{
-	"start":     {"endpoint", "scenario", "template", "zone", "azs", "duration"},
-	"list":      {"endpoint"},
-	"templates": {"endpoint"},
-	"get":       {"endpoint", "id!"},
-	"stop":      {"endpoint", "id!"},
+	"start":     {"endpoint", "region", "role-arn", "scenario", "template", "zone", "azs", "duration"},
+	"list":      {"endpoint", "region"},
+	"templates": {"endpoint", "region"},
+	"get":       {"endpoint", "region", "id!"},
+	"stop":      {"endpoint", "region", "id!"},
 }
 
 func checkExperimentFlags(verb string, fs *flag.FlagSet) error {
 	if err := verbFlags("experiment", verb, fs, experimentVerbFlags); err != nil {
 		return err
 	}
-	if err := endpointURL("endpoint", flagValue(fs, "endpoint")); err != nil {
+	if err := awsEndpoint(fs); err != nil {
 		return err
 	}
 	if verb != "start" {
@@ -125,5 +124,22 @@ func checkExperimentFlags(verb string, fs *flag.FlagSet) error {
 	}
 	return nonNegative("duration", d)
 }
+
+// awsEndpoint checks --endpoint, which may be empty (AWS's own endpoint, with --region), and
+// --region.
+func awsEndpoint(fs *flag.FlagSet) error {
+	if e := flagValue(fs, "endpoint"); e != "" {
+		if err := endpointURL("endpoint", e); err != nil {
+			return err
+		}
+	}
+	if r := flagValue(fs, "region"); r != "" && !awsRegion.MatchString(r) {
+		return usagef("--region %q: want an AWS region name such as us-east-1", r)
+	}
+	return nil
+}
+
+// awsRegion is the form of an AWS region name.
+var awsRegion = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
 func scenarioList() string { return strings.Join(experiment.ScenarioNames(), ", ") }

@@ -69,6 +69,12 @@ func ActionIDs() []string {
 	for id := range actionSpecs {
 		ids = append(ids, id)
 	}
+	for id := range lambdaAliases {
+		ids = append(ids, id)
+	}
+	for id := range fisParams {
+		ids = append(ids, id)
+	}
 	slices.Sort(ids)
 	return ids
 }
@@ -101,7 +107,8 @@ func (s selection) of(n int) int {
 
 type plannedTarget struct {
 	name         string
-	resourceType string
+	resourceType string // ResourceZone or ResourceEnvironment
+	declaredType string // as the template says: also ResourceLambdaFunction
 	zones        []string
 	selection    selection
 }
@@ -170,18 +177,22 @@ func compile(t Template, zones []string, alarms bool) (*plan, error) {
 			if sc.Value != "" {
 				return nil, invalid(field+".value", "must be empty for source %q", SourceNone)
 			}
-		case SourceAlarm:
+		case SourceAlarm, SourceCloudWatchAlarm:
 			if sc.Value == "" {
-				return nil, invalid(field+".value", "is required for source %q (an alarm name, e.g. a zone ID)", SourceAlarm)
+				return nil, invalid(field+".value", "is required for source %q (an alarm name, e.g. a zone ID, or for %s its ARN)", sc.Source, SourceCloudWatchAlarm)
+			}
+			name, err := alarmName(field, sc)
+			if err != nil {
+				return nil, err
 			}
 			if !alarms {
-				return nil, invalid(field+".source", "%q needs an alarm source, and this service has none", SourceAlarm)
+				return nil, invalid(field+".source", "%q needs an alarm source, and this service has none", sc.Source)
 			}
-			p.stops = append(p.stops, sc)
+			p.stops = append(p.stops, StopCondition{Source: sc.Source, Value: name})
 		case "":
-			return nil, invalid(field+".source", "is required (%q or %q)", SourceNone, SourceAlarm)
+			return nil, invalid(field+".source", "is required (%q, %q or %q)", SourceNone, SourceAlarm, SourceCloudWatchAlarm)
 		default:
-			return nil, invalid(field+".source", "unknown source %q (want %q or %q)", sc.Source, SourceNone, SourceAlarm)
+			return nil, invalid(field+".source", "unknown source %q (want %q, %q or %q)", sc.Source, SourceNone, SourceAlarm, SourceCloudWatchAlarm)
 		}
 	}
 	return p, nil
@@ -192,17 +203,21 @@ func compileTarget(name string, t Target, known []string) (*plannedTarget, error
 	if err := checkName(field, name); err != nil {
 		return nil, err
 	}
-	if t.ResourceType != ResourceZone && t.ResourceType != ResourceEnvironment {
+	if t.ResourceType != ResourceZone && t.ResourceType != ResourceEnvironment && t.ResourceType != ResourceLambdaFunction {
 		if t.ResourceType == "" {
-			return nil, invalid(field+".resourceType", "is required (%q or %q)", ResourceZone, ResourceEnvironment)
+			return nil, invalid(field+".resourceType", "is required (%q, %q or %q)", ResourceZone, ResourceEnvironment, ResourceLambdaFunction)
 		}
-		return nil, invalid(field+".resourceType", "unknown resource type %q (want %q or %q)", t.ResourceType, ResourceZone, ResourceEnvironment)
+		return nil, invalid(field+".resourceType", "unknown resource type %q (want %q, %q or %q)", t.ResourceType, ResourceZone, ResourceEnvironment, ResourceLambdaFunction)
 	}
-	if len(t.Zones) == 0 {
-		return nil, invalid(field+".zones", "at least one zone is required")
+	zones, err := targetZones(field, t, known)
+	if err != nil {
+		return nil, err
+	}
+	if len(zones) == 0 {
+		return nil, invalid(field+".zones", "at least one zone is required (zones, filters on AvailabilityZoneId, or parameters.availabilityZoneIdentifier)")
 	}
 	seen := map[string]bool{}
-	for i, z := range t.Zones {
+	for i, z := range zones {
 		zf := fmt.Sprintf("%s.zones[%d]", field, i)
 		switch {
 		case z == "" || strings.ContainsFunc(z, unicode.IsSpace) || len(z) > maxNameLen:
@@ -218,10 +233,15 @@ func compileTarget(name string, t Target, known []string) (*plannedTarget, error
 	if err != nil {
 		return nil, err
 	}
-	if t.ResourceType == ResourceZone && sel.kind == selectCount && sel.count > len(t.Zones) {
-		return nil, invalid(field+".selectionMode", "COUNT(%d) is more than the %d zones listed", sel.count, len(t.Zones))
+	if t.ResourceType == ResourceZone && sel.kind == selectCount && sel.count > len(zones) {
+		return nil, invalid(field+".selectionMode", "COUNT(%d) is more than the %d zones listed", sel.count, len(zones))
 	}
-	return &plannedTarget{name: name, resourceType: t.ResourceType, zones: slices.Clone(t.Zones), selection: sel}, nil
+	// A function target acts as an environment target: the function's environments in the zones.
+	rt := t.ResourceType
+	if rt == ResourceLambdaFunction {
+		rt = ResourceEnvironment
+	}
+	return &plannedTarget{name: name, resourceType: rt, declaredType: t.ResourceType, zones: zones, selection: sel}, nil
 }
 
 func parseSelection(field, s string) (selection, error) {
@@ -254,7 +274,11 @@ func compileAction(name string, a Action, t Template, targets map[string]*planne
 	if err := checkName(field, name); err != nil {
 		return nil, err
 	}
-	spec, ok := actionSpecs[a.ActionID]
+	actionID, params, err := translateAction(field, a.ActionID, a.Parameters)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := actionSpecs[actionID]
 	if !ok {
 		if a.ActionID == "" {
 			return nil, invalid(field+".actionId", "is required (one of %s)", strings.Join(ActionIDs(), ", "))
@@ -266,12 +290,12 @@ func compileAction(name string, a Action, t Template, targets map[string]*planne
 	}
 	pa := &plannedAction{name: name, spec: spec, startAfter: slices.Clone(a.StartAfter), fraction: 1,
 		errorType: DefaultErrorType, crashMode: CrashBlackhole, workers: 1, load: 1}
-	for _, k := range sortedKeys(a.Parameters) {
+	for _, k := range sortedKeys(params) {
 		if !slices.Contains(spec.params, k) {
 			return nil, invalid(field+".parameters."+k, "unknown parameter for %s (known: %s)", a.ActionID, strings.Join(spec.params, ", "))
 		}
 	}
-	if err := pa.parseParameters(field+".parameters", a.Parameters); err != nil {
+	if err := pa.parseParameters(field+".parameters", params); err != nil {
 		return nil, err
 	}
 
@@ -286,7 +310,7 @@ func compileAction(name string, a Action, t Template, targets map[string]*planne
 		}
 	} else {
 		if len(a.Targets) != 1 {
-			return nil, invalid(field+".targets", "%s needs exactly one target, as {\"Zones\": \"<target>\"} or {\"Environments\": \"<target>\"}", a.ActionID)
+			return nil, invalid(field+".targets", "%s needs exactly one target, as {\"Zones\": \"<target>\"}, {\"Environments\": \"<target>\"} or {\"Functions\": \"<target>\"}", a.ActionID)
 		}
 		for key, tname := range a.Targets {
 			tf := field + ".targets." + key
@@ -296,15 +320,17 @@ func compileAction(name string, a Action, t Template, targets map[string]*planne
 				want = ResourceZone
 			case "Environments":
 				want = ResourceEnvironment
+			case "Functions":
+				want = ResourceLambdaFunction
 			default:
-				return nil, invalid(tf, "unknown target key (want \"Zones\" or \"Environments\")")
+				return nil, invalid(tf, "unknown target key (want \"Zones\", \"Environments\" or \"Functions\")")
 			}
 			pt, ok := targets[tname]
 			if !ok {
 				return nil, invalid(tf, "no target named %q in targets", tname)
 			}
-			if pt.resourceType != want {
-				return nil, invalid(tf, "target %q has resourceType %q, but %q needs %q", tname, pt.resourceType, key, want)
+			if pt.declaredType != want {
+				return nil, invalid(tf, "target %q has resourceType %q, but %q needs %q", tname, pt.declaredType, key, want)
 			}
 			pa.target = tname
 		}

@@ -148,8 +148,8 @@ func TestCreateTemplateValidation(t *testing.T) {
 			t.Actions["errors"] = a
 		}, "actions.errors.startAfter: actions start after each other in a cycle"},
 		{"stop condition source", func(t *experiment.Template) {
-			t.StopConditions = []experiment.StopCondition{{Source: "aws:cloudwatch:alarm", Value: "x"}}
-		}, `stopConditions[0].source: unknown source "aws:cloudwatch:alarm"`},
+			t.StopConditions = []experiment.StopCondition{{Source: "aws:sns:topic", Value: "x"}}
+		}, `stopConditions[0].source: unknown source "aws:sns:topic"`},
 		{"stop condition without value", func(t *experiment.Template) {
 			t.StopConditions = []experiment.StopCondition{{Source: experiment.SourceNone}, {Source: experiment.SourceAlarm}}
 		}, "stopConditions[1].value: is required"},

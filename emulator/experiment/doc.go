@@ -27,21 +27,38 @@
 //	                            function's own process is slowed only as far as it shares the CPUs.
 //	azlens:wait                 nothing, for its duration (as aws:fis:wait)
 //
-// Handler serves the FIS-shaped API; mount it under a prefix with http.StripPrefix:
+// The same faults have FIS-style ids in the azlens:lambda namespace — azlens:lambda:inject-errors,
+// azlens:lambda:inject-latency, azlens:lambda:crash, azlens:lambda:drop-telemetry — and FIS's own
+// Lambda actions map onto them where the semantics match (fis.go): aws:lambda:invocation-error
+// (preventExecution true), aws:lambda:invocation-add-delay (startupDelayMilliseconds) and
+// aws:lambda:invocation-http-integration-response (5xx status codes). Targets are azlens:zone,
+// azlens:environment or FIS's aws:lambda:function, narrowed to zones by AZ ID with a filter
+// {"path": "AvailabilityZoneId", "values": [...]}, parameters.availabilityZoneIdentifier, or the
+// azlens shorthand "zones". Stop conditions name alarms: azlens:alarm with the alarm's name, or
+// FIS's aws:cloudwatch:alarm with an alarm ARN whose last part is that name.
 //
-//	POST   /experimentTemplates        {description, targets, actions, stopConditions, tags} → {experimentTemplate}
-//	GET    /experimentTemplates        → {experimentTemplates: [...]}
-//	GET    /experimentTemplates/{id}   → {experimentTemplate}
-//	DELETE /experimentTemplates/{id}   → {experimentTemplate}
-//	POST   /experiments                {experimentTemplateId, tags} → {experiment}
-//	GET    /experiments                → {experiments: [...]}
-//	GET    /experiments/{id}           → {experiment}
-//	DELETE /experiments/{id}           stop → {experiment} (status stopping)
+// Handler serves FIS's REST-JSON protocol, so `aws fis … --endpoint-url` and the AWS SDKs' fis
+// client work unchanged; mount it at the root or under a prefix with http.StripPrefix:
+//
+//	POST   /experimentTemplates        CreateExperimentTemplate → {experimentTemplate}
+//	GET    /experimentTemplates        ListExperimentTemplates (maxResults, nextToken)
+//	GET    /experimentTemplates/{id}   GetExperimentTemplate
+//	PATCH  /experimentTemplates/{id}   UpdateExperimentTemplate
+//	DELETE /experimentTemplates/{id}   DeleteExperimentTemplate
+//	POST   /experiments                StartExperiment {experimentTemplateId, clientToken, tags}
+//	GET    /experiments                ListExperiments (experimentTemplateId, maxResults, nextToken)
+//	GET    /experiments/{id}           GetExperiment
+//	DELETE /experiments/{id}           StopExperiment → {experiment} (status stopping)
+//	GET    /actions, /actions/{id}     ListActions, GetAction
+//
+// roleArn, logConfiguration, experimentReportConfiguration and experimentOptions are accepted and
+// ignored (the local region needs no role and keeps no reports).
 //
 // Times are epoch seconds, as in AWS's REST JSON. Errors are {"__type", "message"} with FIS's
 // types: ValidationException (400, the message starts with the field's path, e.g.
-// "actions.fault.parameters.percentage: ..."), ResourceNotFoundException (404),
-// ConflictException (409, e.g. stopping an experiment that has ended).
+// "actions.fault.parameters.percentage: ..."; also stopping an experiment that has ended, which
+// FIS's StopExperiment models no conflict for), ResourceNotFoundException (404),
+// ConflictException (409, a clientToken reused for another template).
 //
 // Scenario builds the templates of the built-in scenarios that `azlens up --scenario` runs.
 package experiment

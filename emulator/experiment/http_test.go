@@ -106,8 +106,8 @@ func TestHTTPLifecycle(t *testing.T) {
 	}
 	f.clock.Advance(0)
 	status, body = call(t, srv, "DELETE", "/fis/experiments/"+eid, "")
-	if status != 409 || body["__type"] != "ConflictException" {
-		t.Errorf("second stop: %d %v, want 409 ConflictException", status, body)
+	if status != 400 || body["__type"] != "ValidationException" {
+		t.Errorf("second stop: %d %v, want 400 ValidationException", status, body)
 	}
 	if status, body = call(t, srv, "DELETE", "/fis/experimentTemplates/"+id, ""); status != 200 {
 		t.Errorf("delete template: %d %v", status, body)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"slices"
 	"sync"
@@ -76,7 +77,8 @@ type Service struct {
 	tmplOrder   []string
 	runs        []*run // in start order; ended ones pruned oldest first beyond maxEnded
 	byID        map[string]*run
-	envs        map[envKey]bool // every environment the region asked hooks for
+	tokens      map[string]string // clientToken → experiment id; pruned with the experiments
+	envs        map[envKey]bool   // every environment the region asked hooks for
 	timer       clock.Timer
 	closed      bool
 	stressCtx   context.Context
@@ -127,6 +129,7 @@ func New(cfg Config) *Service {
 		log:           cfg.Logger,
 		templates:     map[string]*storedTemplate{},
 		byID:          map[string]*run{},
+		tokens:        map[string]string{},
 		envs:          map[envKey]bool{},
 	}
 	if s.clock == nil {
@@ -206,6 +209,52 @@ func (s *Service) CreateTemplate(t Template) (ExperimentTemplate, error) {
 	return cloneStored(st.tmpl), nil
 }
 
+// TemplateUpdate is FIS's UpdateExperimentTemplate: the fields given replace the template's.
+type TemplateUpdate struct {
+	Description    *string           `json:"description,omitempty"`
+	Targets        map[string]Target `json:"targets,omitempty"`
+	Actions        map[string]Action `json:"actions,omitempty"`
+	StopConditions []StopCondition   `json:"stopConditions,omitempty"`
+}
+
+// UpdateTemplate replaces the given fields of the template with id. Experiments already started
+// from it run on as they were planned, as in FIS.
+func (s *Service) UpdateTemplate(id string, u TemplateUpdate) (ExperimentTemplate, error) {
+	s.mu.Lock()
+	st, ok := s.templates[id]
+	if !ok {
+		s.mu.Unlock()
+		return ExperimentTemplate{}, notFound("experiment template", id)
+	}
+	t := cloneTemplate(st.tmpl.Template)
+	s.mu.Unlock()
+	if u.Description != nil {
+		t.Description = *u.Description
+	}
+	if u.Targets != nil {
+		t.Targets = u.Targets
+	}
+	if u.Actions != nil {
+		t.Actions = u.Actions
+	}
+	if u.StopConditions != nil {
+		t.StopConditions = u.StopConditions
+	}
+	p, err := compile(t, s.zones, s.alarms != nil)
+	if err != nil {
+		return ExperimentTemplate{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok = s.templates[id]; !ok { // deleted meanwhile
+		return ExperimentTemplate{}, notFound("experiment template", id)
+	}
+	st.plan = p
+	st.tmpl.Template = cloneTemplate(t)
+	st.tmpl.LastUpdateTime = EpochTime(s.clock.Now())
+	return cloneStored(st.tmpl), nil
+}
+
 // Templates returns every stored template, oldest first.
 func (s *Service) Templates() []ExperimentTemplate {
 	s.mu.Lock()
@@ -245,6 +294,10 @@ func (s *Service) DeleteTemplate(id string) (ExperimentTemplate, error) {
 type StartRequest struct {
 	ExperimentTemplateID string            `json:"experimentTemplateId"`
 	Tags                 map[string]string `json:"tags,omitempty"`
+	// ClientToken makes the start idempotent, as in FIS: a retry with the same token and template
+	// returns the experiment the first call started; the same token with another template is a
+	// ConflictException.
+	ClientToken string `json:"clientToken,omitempty"`
 }
 
 // StartExperiment resolves the template's targets (choosing environments for COUNT and PERCENT
@@ -261,6 +314,15 @@ func (s *Service) StartExperiment(req StartRequest) (Experiment, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return Experiment{}, &Error{Type: ConflictException, Message: "the experiment service is closed"}
+	}
+	if id, ok := s.tokens[req.ClientToken]; ok && req.ClientToken != "" {
+		if r, ok := s.byID[id]; ok {
+			if r.view.ExperimentTemplateID != req.ExperimentTemplateID {
+				return Experiment{}, &Error{Type: ConflictException, Message: fmt.Sprintf(
+					"clientToken %q already started experiment %s from template %s", req.ClientToken, id, r.view.ExperimentTemplateID)}
+			}
+			return cloneExperiment(r), nil
+		}
 	}
 	st, ok := s.templates[req.ExperimentTemplateID]
 	if !ok {
@@ -285,6 +347,9 @@ func (s *Service) StartExperiment(req StartRequest) (Experiment, error) {
 	}
 	s.runs = append(s.runs, r)
 	s.byID[r.view.ID] = r
+	if req.ClientToken != "" {
+		s.tokens[req.ClientToken] = r.view.ID
+	}
 
 	r.view.State = State{Status: StatusInitiating, Reason: "Experiment is initiating."}
 	failure := ""
@@ -382,7 +447,8 @@ func (s *Service) GetExperiment(id string) (Experiment, error) {
 
 // StopExperiment stops a pending, initiating or running experiment: its faults end at once, it
 // is stopping until the next tick (at once with the wall clock), then stopped. Stopping an
-// experiment that has ended is a ConflictException.
+// experiment that has ended is a ValidationException naming the id: FIS's StopExperiment models
+// no conflict, so that is the error its clients can tell apart.
 func (s *Service) StopExperiment(id string) (Experiment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -394,8 +460,7 @@ func (s *Service) StopExperiment(id string) (Experiment, error) {
 	case StatusStopping:
 		return cloneExperiment(r), nil
 	case StatusCompleted, StatusStopped, StatusFailed:
-		return Experiment{}, &Error{Type: ConflictException,
-			Message: fmt.Sprintf("experiment %q has already ended (%s)", id, r.view.State.Status)}
+		return Experiment{}, invalid("id", "experiment %q has already ended (%s)", id, r.view.State.Status)
 	}
 	now := s.clock.Now()
 	s.stopLocked(r, now, "Experiment stopped by user.")
@@ -601,6 +666,7 @@ func (s *Service) pruneLocked() {
 	for i := 0; ended > s.maxEnded && i < len(s.runs); {
 		if r := s.runs[i]; !r.view.Active() {
 			delete(s.byID, r.view.ID)
+			maps.DeleteFunc(s.tokens, func(_, id string) bool { return id == r.view.ID })
 			s.runs = slices.Delete(s.runs, i, i+1)
 			ended--
 			continue
@@ -629,8 +695,7 @@ func cloneTemplate(t Template) Template {
 	if t.Targets != nil {
 		c.Targets = make(map[string]Target, len(t.Targets))
 		for k, v := range t.Targets {
-			v.Zones = slices.Clone(v.Zones)
-			c.Targets[k] = v
+			c.Targets[k] = cloneTarget(v)
 		}
 	}
 	if t.Actions != nil {
@@ -640,6 +705,21 @@ func cloneTemplate(t Template) Template {
 		}
 	}
 	return c
+}
+
+func cloneTarget(t Target) Target {
+	t.Zones = slices.Clone(t.Zones)
+	t.ResourceArns = slices.Clone(t.ResourceArns)
+	t.ResourceTags = cloneMap(t.ResourceTags)
+	t.Parameters = cloneMap(t.Parameters)
+	if t.Filters != nil {
+		fs := make([]TargetFilter, len(t.Filters))
+		for i, f := range t.Filters {
+			fs[i] = TargetFilter{Path: f.Path, Values: slices.Clone(f.Values)}
+		}
+		t.Filters = fs
+	}
+	return t
 }
 
 func cloneAction(a Action) Action {
@@ -660,7 +740,7 @@ func cloneExperiment(r *run) Experiment {
 	e.StopConditions = slices.Clone(e.StopConditions)
 	e.Targets = make(map[string]ExperimentTarget, len(r.view.Targets))
 	for k, v := range r.view.Targets {
-		v.Zones = slices.Clone(v.Zones)
+		v.Target = cloneTarget(v.Target)
 		v.ResolvedZones = slices.Clone(v.ResolvedZones)
 		v.ResolvedEnvironments = slices.Clone(v.ResolvedEnvironments)
 		e.Targets[k] = v

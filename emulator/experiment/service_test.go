@@ -147,8 +147,8 @@ func TestExperimentLifecycle(t *testing.T) {
 	if n := f.clock.Pending(); n != 0 {
 		t.Errorf("%d timers pending after the experiment ended, want none", n)
 	}
-	if _, err := f.svc.StopExperiment(e.ID); !experiment.IsType(err, experiment.ConflictException) {
-		t.Errorf("stopping a completed experiment: %v, want a ConflictException", err)
+	if _, err := f.svc.StopExperiment(e.ID); !experiment.IsType(err, experiment.ValidationException) {
+		t.Errorf("stopping a completed experiment: %v, want a ValidationException", err)
 	}
 }
 
@@ -189,8 +189,8 @@ func TestStopOnRequest(t *testing.T) {
 	if e.EndTime == nil || e.Actions["b"].StartTime != nil || e.Actions["a"].EndTime == nil {
 		t.Errorf("times: end %v, b start %v, a end %v", e.EndTime, e.Actions["b"].StartTime, e.Actions["a"].EndTime)
 	}
-	if _, err := f.svc.StopExperiment(e.ID); !experiment.IsType(err, experiment.ConflictException) {
-		t.Errorf("second stop: %v, want a ConflictException", err)
+	if _, err := f.svc.StopExperiment(e.ID); !experiment.IsType(err, experiment.ValidationException) {
+		t.Errorf("second stop: %v, want a ValidationException", err)
 	}
 	if _, err := f.svc.StopExperiment("EXPnope"); !experiment.IsType(err, experiment.ResourceNotFoundException) {
 		t.Errorf("stop of an unknown experiment: %v, want a ResourceNotFoundException", err)

@@ -14,6 +14,10 @@ const (
 	ResourceZone = "azlens:zone"
 	// ResourceEnvironment targets execution environments (sandboxes) in the listed zones.
 	ResourceEnvironment = "azlens:environment"
+	// ResourceLambdaFunction is FIS's Lambda function target: the function's execution
+	// environments in the zones its parameters or filters name (all the region's zones when
+	// none), as ResourceEnvironment.
+	ResourceLambdaFunction = "aws:lambda:function"
 )
 
 // Action ids.
@@ -29,10 +33,30 @@ const (
 	ActionWait = "azlens:wait"
 )
 
+// Action ids in the azlens:lambda namespace: the same faults under the names the FIS console and
+// CLI users look for. The older ids above stay accepted.
+const (
+	ActionLambdaInjectErrors  = "azlens:lambda:inject-errors"
+	ActionLambdaInjectLatency = "azlens:lambda:inject-latency"
+	ActionLambdaCrash         = "azlens:lambda:crash"
+	ActionLambdaDropTelemetry = "azlens:lambda:drop-telemetry"
+)
+
+// FIS's own Lambda actions, mapped onto the faults whose semantics match (see fis.go).
+const (
+	ActionFISInvocationError    = "aws:lambda:invocation-error"
+	ActionFISInvocationAddDelay = "aws:lambda:invocation-add-delay"
+	ActionFISHTTPResponse       = "aws:lambda:invocation-http-integration-response"
+)
+
 // Stop condition sources.
 const (
 	SourceNone  = "none"
 	SourceAlarm = "azlens:alarm"
+	// SourceCloudWatchAlarm is FIS's: the value is an alarm ARN
+	// (arn:aws:cloudwatch:<region>:<account>:alarm:<name>), whose name is looked up as an
+	// azlens:alarm's is.
+	SourceCloudWatchAlarm = "aws:cloudwatch:alarm"
 )
 
 // Template is what an experiment is started from, with FIS's field names: targets name sets of
@@ -46,16 +70,33 @@ type Template struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 }
 
-// Target selects zones or environments.
+// Target selects zones or environments, with FIS's fields.
 type Target struct {
-	// ResourceType is ResourceZone or ResourceEnvironment.
+	// ResourceType is ResourceZone, ResourceEnvironment or ResourceLambdaFunction.
 	ResourceType string `json:"resourceType"`
-	// Zones are the zone IDs (e.g. "use1-az2") the target selects from; at least one.
-	Zones []string `json:"zones"`
+	// ResourceArns are Lambda function ARNs (aws:lambda:function only). The region's faults act
+	// on the environments of the function it runs, so they are checked for form, not matched.
+	ResourceArns []string `json:"resourceArns,omitempty"`
+	// ResourceTags are not supported: a target selects by zone.
+	ResourceTags map[string]string `json:"resourceTags,omitempty"`
+	// Filters select zones as FIS does: path "AvailabilityZoneId" (or "AvailabilityZone"), values
+	// the zone IDs.
+	Filters []TargetFilter `json:"filters,omitempty"`
+	// Parameters may name one zone as FIS's availabilityZoneIdentifier does.
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// Zones are zone IDs (e.g. "use1-az2") the target selects from: azlens's shorthand for the
+	// filter, which the AWS CLI and SDK cannot send (they know only FIS's fields).
+	Zones []string `json:"zones,omitempty"`
 	// SelectionMode is "ALL", "COUNT(n)" or "PERCENT(p)", as FIS: of the zones for a zone target,
 	// of the environments in the zones for an environment target. COUNT and PERCENT choose at
 	// random once, when the experiment starts, among the environments that exist then.
 	SelectionMode string `json:"selectionMode"`
+}
+
+// TargetFilter is FIS's target filter.
+type TargetFilter struct {
+	Path   string   `json:"path"`
+	Values []string `json:"values"`
 }
 
 // Action is one fault (or wait) with its parameters, as FIS: parameters are strings.
@@ -73,10 +114,10 @@ type Action struct {
 
 // StopCondition ends a running experiment when its alarm fires.
 type StopCondition struct {
-	// Source is "none" or "azlens:alarm".
+	// Source is "none", "azlens:alarm" or FIS's "aws:cloudwatch:alarm".
 	Source string `json:"source"`
 	// Value is the alarm's name (for azlens:alarm), as the AlarmSource knows it — e.g. a zone ID
-	// for the per-zone health alarm.
+	// for the per-zone health alarm — or an alarm ARN ending in that name (aws:cloudwatch:alarm).
 	Value string `json:"value,omitempty"`
 }
 

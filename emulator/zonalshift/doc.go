@@ -22,17 +22,34 @@
 // which signals (coalesced, never blocking the service) after every start, update, cancel and
 // lease expiry; an expiry is signalled by the service's own timer even when nobody calls it.
 //
-// Handler serves the same operations over HTTP with ARC's shapes (paths, field names, error
-// types), so the exporter that drives it could drive real ARC later:
+// Handler serves ARC's zonal shift REST-JSON protocol, so the AWS CLI (`aws arc-zonal-shift …
+// --endpoint-url`) and the AWS SDKs (arczonalshift with BaseEndpoint) drive it unchanged. The
+// paths, methods, field names and status codes are those of the SDK's serializers:
 //
-//	POST   /zonalshifts                      start   {resourceIdentifier, awayFrom, expiresIn, comment, type, failbackWeight}
-//	GET    /zonalshifts?status=&resourceIdentifier=   list → {"items": [...]}
-//	GET    /zonalshifts/{zonalShiftId}       get (not in ARC; handy for tools)
-//	PATCH  /zonalshifts/{zonalShiftId}       renew   {expiresIn, comment, failbackWeight}
-//	DELETE /zonalshifts/{zonalShiftId}       cancel
-//	GET    /managedresources/{resource}      {name, availabilityZones, appliedWeights, zonalShifts, shiftedAwayFrom}
+//	POST   /zonalshifts                      StartZonalShift {resourceIdentifier, awayFrom, expiresIn, comment}
+//	GET    /zonalshifts?status=&resourceIdentifier=&maxResults=&nextToken=   ListZonalShifts → {items, nextToken}
+//	PATCH  /zonalshifts/{zonalShiftId}       UpdateZonalShift {expiresIn, comment}
+//	DELETE /zonalshifts/{zonalShiftId}       CancelZonalShift
+//	GET    /managedresources/{resource}      GetManagedResource
+//	GET    /managedresources?maxResults=&nextToken=   ListManagedResources → {items, nextToken}
+//	POST   /practiceruns                     StartPracticeRun {resourceIdentifier, awayFrom, comment}: a 30-minute practice shift
+//	DELETE /practiceruns/{zonalShiftId}      CancelPracticeRun
+//	GET    /autoshifts                       ListAutoshifts: always empty (the local region never autoshifts)
+//	GET    /autoshift-observer-notification  always DISABLED
+//
+// Practice run configuration (/configuration), UpdateZonalAutoshiftConfiguration (PUT
+// /managedresources/{resource}) and UpdateAutoshiftObserverNotificationStatus answer a
+// ValidationException saying they are not supported: they configure AWS-initiated shifts, which
+// the local region does not make.
+//
+// azlens's extensions are optional and ignored by ARC's clients: a failbackWeight (request body
+// field, or the X-Azlens-Failback-Weight header the SDK can send), the type (manual, automatic,
+// practice) behind ARC's shiftType, GET /zonalshifts/{id}, and availabilityZones and
+// shiftedAwayFrom on GetManagedResource.
 //
 // Times (startTime, expiryTime) are epoch seconds, as in ARC's REST JSON. Errors are
-// {"__type", "message", "reason"} with ARC's types: ValidationException (400, the message names
-// the field), ResourceNotFoundException (404), ConflictException (409).
+// {"__type", "message", "reason"} with the type in X-Amzn-ErrorType too: ValidationException
+// (400, the message names the field, reason as ARC's ValidationExceptionReason),
+// ResourceNotFoundException (404), ConflictException (409, with zonalShiftId). Requests may be
+// SigV4-signed with any key; a malformed Authorization header is a 403 AccessDeniedException.
 package zonalshift

@@ -13,6 +13,8 @@ const (
 	ResourceNotFoundException = "ResourceNotFoundException"
 	ConflictException         = "ConflictException"
 	InternalServerException   = "InternalServerException"
+	// AccessDeniedException (403) answers a malformed Authorization header.
+	AccessDeniedException = "AccessDeniedException"
 )
 
 // Reasons, as ARC's ValidationExceptionReason and ConflictExceptionReason spell them.
@@ -26,6 +28,9 @@ const (
 	ReasonZonalShiftAlreadyExists   = "ZonalShiftAlreadyExists"
 	ReasonZonalShiftStatusNotActive = "ZonalShiftStatusNotActive"
 	ReasonInvalidRequest            = "InvalidRequest"
+	ReasonInvalidToken              = "InvalidToken"
+	// ReasonUnsupportedPracticeCancelShiftType: CancelPracticeRun on a shift that is not one.
+	ReasonUnsupportedPracticeCancelShiftType = "UnsupportedPracticeCancelShiftType"
 )
 
 // Error is an API error with ARC's type and reason. Service methods return it; Handler writes it

@@ -128,3 +128,30 @@ func FuzzEpochTime(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFailbackWeightHeader: the X-Azlens-Failback-Weight header is outside bytes too; whatever it
+// holds, the answer is a shift with a weight from 0 to 1 or an error naming the header.
+func FuzzFailbackWeightHeader(f *testing.F) {
+	for _, s := range []string{"0.25", "1", "0", "-0", "NaN", "Inf", "1e309", "0x1p-2", " 0.5", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		s := zonalshift.New(zonalshift.Config{Clock: clocktest.NewClock(t0)})
+		defer s.Close()
+		r := httptest.NewRequest(http.MethodPost, "/zonalshifts",
+			strings.NewReader(`{"resourceIdentifier":"fn","awayFrom":"use1-az1","expiresIn":"30m","comment":"c"}`))
+		r.Header.Set(zonalshift.FailbackWeightHeader, v)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, r)
+		checkResponse(t, rec)
+		if rec.Code == 200 {
+			var z zonalshift.ZonalShift
+			_ = json.Unmarshal(rec.Body.Bytes(), &z)
+			if z.FailbackWeight != nil && !(*z.FailbackWeight >= 0 && *z.FailbackWeight <= 1) {
+				t.Fatalf("accepted weight %v from %q", *z.FailbackWeight, v)
+			}
+		} else if !strings.Contains(rec.Body.String(), "ailback") {
+			t.Fatalf("error does not name the weight: %s", rec.Body)
+		}
+	})
+}

@@ -80,7 +80,7 @@ func TestHTTPLifecycle(t *testing.T) {
 	wantRaw := map[string]any{
 		"zonalShiftId": id, "resourceIdentifier": "fn", "awayFrom": "use1-az2",
 		"startTime": float64(t0.Unix()), "expiryTime": float64(t0.Add(time.Minute).Unix()),
-		"status": "ACTIVE", "comment": "azlens", "type": "automatic", "appliedStatus": "APPLIED",
+		"status": "ACTIVE", "comment": "azlens", "type": "automatic", "appliedStatus": "APPLIED", "shiftType": "ZONAL_AUTOSHIFT",
 	}
 	if diff := cmp.Diff(wantRaw, raw); diff != "" {
 		t.Errorf("start response (-want +got):\n%s", diff)
@@ -171,7 +171,7 @@ func TestHTTPErrors(t *testing.T) {
 		{"unknown resource", "GET", "/managedresources/nope", "", 404, "ResourceNotFoundException", `managed resource "nope" not found`},
 		{"method", "PUT", "/zonalshifts", "", 405, "MethodNotAllowedException", "method PUT is not allowed on /zonalshifts (allowed: GET, POST)"},
 		{"method on id", "POST", "/zonalshifts/x", "", 405, "MethodNotAllowedException", "method POST is not allowed on /zonalshifts/x (allowed: GET, PATCH, DELETE)"},
-		{"unknown path", "GET", "/autoshifts", "", 404, "UnknownOperationException", "no operation at GET /autoshifts"},
+		{"unknown path", "GET", "/recoverygroups", "", 404, "UnknownOperationException", "no operation at GET /recoverygroups"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, srv, tc.method, tc.path, tc.body)

@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,8 +204,12 @@ func (s *Service) Start(req StartRequest) (ZonalShift, error) {
 		Status:             StatusActive,
 		Comment:            req.Comment,
 		Type:               typ,
+		ShiftType:          arcShiftTypes[typ],
 		AppliedStatus:      NotApplied,
 		FailbackWeight:     cloneFloat(req.FailbackWeight),
+	}
+	if typ == TypePractice {
+		z.PracticeRunOutcome = OutcomePending
 	}
 	s.shifts = append(s.shifts, z)
 	s.byID[z.ZonalShiftID] = z
@@ -363,6 +369,9 @@ func (s *Service) Cancel(id string) (ZonalShift, error) {
 	}
 	z.Status = StatusCanceled
 	z.AppliedStatus = NotApplied
+	if z.Type == TypePractice {
+		z.PracticeRunOutcome = OutcomeInterrupted
+	}
 	s.recomputeAppliedLocked()
 	s.pruneLocked()
 	s.rearmLocked(s.clock.Now())
@@ -379,8 +388,49 @@ func (s *Service) Cancel(id string) (ZonalShift, error) {
 func (s *Service) ManagedResource(resource string) (ManagedResource, error) {
 	s.mu.Lock()
 	changed := s.refreshLocked()
+	mr, known := s.managedLocked(resource)
+	s.mu.Unlock()
+	if changed {
+		s.notify()
+	}
+	if !known {
+		return ManagedResource{}, &Error{Type: ResourceNotFoundException,
+			Message: fmt.Sprintf("managed resource %q not found", resource)}
+	}
+	return mr, nil
+}
+
+// ManagedResources returns every resource the service knows (zones reported, or a shift ever
+// started), sorted by identifier.
+func (s *Service) ManagedResources() []ManagedResource {
+	s.mu.Lock()
+	changed := s.refreshLocked()
+	names := map[string]bool{}
+	for r := range s.zones {
+		names[r] = true
+	}
+	for _, z := range s.shifts {
+		names[z.ResourceIdentifier] = true
+	}
+	out := make([]ManagedResource, 0, len(names))
+	for _, r := range slices.Sorted(maps.Keys(names)) {
+		mr, _ := s.managedLocked(r)
+		out = append(out, mr)
+	}
+	s.mu.Unlock()
+	if changed {
+		s.notify()
+	}
+	return out
+}
+
+func (s *Service) managedLocked(resource string) (ManagedResource, bool) {
 	zones, known := s.zones[resource]
-	mr := ManagedResource{Name: resource, AvailabilityZones: slices.Clone(zones), ZonalShifts: []ZonalShift{}}
+	mr := ManagedResource{Name: resource, AvailabilityZones: slices.Clone(zones), ZonalShifts: []ZonalShift{},
+		Autoshifts: []struct{}{}, ZonalAutoshiftStatus: "DISABLED", PracticeRunStatus: "DISABLED"}
+	if strings.HasPrefix(resource, "arn:") {
+		mr.Arn = resource
+	}
 	if mr.AvailabilityZones == nil {
 		mr.AvailabilityZones = []string{}
 	}
@@ -397,15 +447,30 @@ func (s *Service) ManagedResource(resource string) (ManagedResource, error) {
 		mr.ShiftedAwayFrom = a.AwayFrom
 	}
 	mr.AppliedWeights = s.weightsLocked(resource, zones)
-	s.mu.Unlock()
-	if changed {
-		s.notify()
+	return mr, known
+}
+
+// StartPracticeRun starts a practice run: a shift of type practice that lasts ARC's 30 minutes.
+// Unlike ARC, it needs no practice run configuration on the resource.
+func (s *Service) StartPracticeRun(resource, awayFrom, comment string) (ZonalShift, error) {
+	if comment == "" {
+		return ZonalShift{}, validationError(ReasonMissingValue, fmt.Errorf("comment is required"))
 	}
-	if !known {
-		return ManagedResource{}, &Error{Type: ResourceNotFoundException,
-			Message: fmt.Sprintf("managed resource %q not found", resource)}
+	return s.Start(StartRequest{ResourceIdentifier: resource, AwayFrom: awayFrom, Comment: comment,
+		ExpiresIn: fmt.Sprintf("%dm", int(practiceRunLength/time.Minute)), Type: TypePractice})
+}
+
+// CancelPracticeRun cancels a practice run; any other shift is a ValidationException.
+func (s *Service) CancelPracticeRun(id string) (ZonalShift, error) {
+	z, err := s.Get(id)
+	if err != nil {
+		return ZonalShift{}, err
 	}
-	return mr, nil
+	if z.Type != TypePractice {
+		return ZonalShift{}, validationError(ReasonUnsupportedPracticeCancelShiftType,
+			fmt.Errorf("zonalShiftId %s is a %s, not a practice run; cancel it with CancelZonalShift", id, z.ShiftType))
+	}
+	return s.Cancel(id)
 }
 
 func notActive(z *ZonalShift) *Error {
@@ -425,6 +490,9 @@ func (s *Service) refreshLocked() bool {
 		if z.Status == StatusActive && !now.Before(z.ExpiryTime.Time) {
 			z.Status = StatusExpired
 			z.AppliedStatus = NotApplied
+			if z.Type == TypePractice {
+				z.PracticeRunOutcome = OutcomeSucceeded
+			}
 			expired = true
 			s.log.Info("zonal shift expired", "id", z.ZonalShiftID, "resource", z.ResourceIdentifier,
 				"awayFrom", z.AwayFrom)

@@ -127,6 +127,7 @@ func TestStartFields(t *testing.T) {
 		Status:             zonalshift.StatusActive,
 		Comment:            "drill",
 		Type:               zonalshift.TypeManual, // the default, as ARC's StartZonalShift
+		ShiftType:          "ZONAL_SHIFT",
 		AppliedStatus:      zonalshift.Applied,
 	}
 	if diff := cmp.Diff(want, z); diff != "" {

@@ -87,7 +87,28 @@ func (t *EpochTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ZonalShift is a snapshot of one shift, in ARC's shape plus azlens's failbackWeight.
+// ARC's shiftType of each of the emulator's types: a shift started with StartZonalShift is a
+// ZONAL_SHIFT whoever started it (a person or the exporter), one started with StartPracticeRun a
+// PRACTICE_RUN; "automatic" stands for the shifts AWS starts itself (zonal autoshift).
+var arcShiftTypes = map[ShiftType]string{
+	TypeManual:    "ZONAL_SHIFT",
+	TypeAutomatic: "ZONAL_AUTOSHIFT",
+	TypePractice:  "PRACTICE_RUN",
+}
+
+// Practice run outcomes, as ARC spells them.
+const (
+	OutcomePending     = "PENDING"
+	OutcomeSucceeded   = "SUCCEEDED"
+	OutcomeInterrupted = "INTERRUPTED"
+)
+
+// practiceRunLength is how long ARC's practice runs last.
+const practiceRunLength = 30 * time.Minute
+
+// ZonalShift is a snapshot of one shift in ARC's shape (the fields of ZonalShift,
+// ZonalShiftSummary and ZonalShiftInResource together), plus azlens's type and failbackWeight,
+// which ARC's clients ignore.
 type ZonalShift struct {
 	ZonalShiftID       string        `json:"zonalShiftId"`
 	ResourceIdentifier string        `json:"resourceIdentifier"`
@@ -96,8 +117,13 @@ type ZonalShift struct {
 	ExpiryTime         EpochTime     `json:"expiryTime"`
 	Status             Status        `json:"status"`
 	Comment            string        `json:"comment"`
-	Type               ShiftType     `json:"type"`
+	ShiftType          string        `json:"shiftType"`
 	AppliedStatus      AppliedStatus `json:"appliedStatus"`
+	// PracticeRunOutcome is set for practice runs: PENDING while active, SUCCEEDED when the run
+	// lasted its 30 minutes, INTERRUPTED when it was cancelled.
+	PracticeRunOutcome string `json:"practiceRunOutcome,omitempty"`
+	// Type is azlens's precedence class behind ShiftType: manual, automatic or practice.
+	Type ShiftType `json:"type"`
 	// FailbackWeight is the share of its normal traffic the awayFrom zone gets back while the
 	// shift is applied (a staged fail-back: 0.1, 0.25, 0.5, 1). Nil means 0: fully shifted away.
 	FailbackWeight *float64 `json:"failbackWeight,omitempty"`
@@ -129,8 +155,12 @@ type ListFilter struct {
 	ResourceIdentifier string
 }
 
-// ManagedResource is the answer of GET /managedresources/{resource}.
+// ManagedResource is the answer of GET /managedresources/{resource} and an item of
+// GET /managedresources, in ARC's shape: the emulator has no zonal autoshift, so
+// zonalAutoshiftStatus is always DISABLED and autoshifts always empty.
 type ManagedResource struct {
+	// Arn is the resource identifier when it is an ARN; a bare name (a function) has none.
+	Arn  string `json:"arn,omitempty"`
 	Name string `json:"name"`
 	// AvailabilityZones are the zones the router reported for the resource (or SetZones set).
 	AvailabilityZones []string `json:"availabilityZones"`
@@ -139,7 +169,10 @@ type ManagedResource struct {
 	// ShiftedAwayFrom is the applied shift's awayFrom, empty when no shift is applied.
 	ShiftedAwayFrom string `json:"shiftedAwayFrom,omitempty"`
 	// ZonalShifts are the resource's active shifts, applied or not.
-	ZonalShifts []ZonalShift `json:"zonalShifts"`
+	ZonalShifts          []ZonalShift `json:"zonalShifts"`
+	Autoshifts           []struct{}   `json:"autoshifts"`
+	ZonalAutoshiftStatus string       `json:"zonalAutoshiftStatus"`
+	PracticeRunStatus    string       `json:"practiceRunStatus"`
 }
 
 // ParseExpiresIn parses ARC's expiresIn: a whole number of minutes (1-1440) or hours (1-72)

@@ -1,67 +1,156 @@
 package zonalshiftexporter // import "github.com/azlens/azlens/exporter/zonalshiftexporter"
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	arc "github.com/aws/aws-sdk-go-v2/service/arczonalshift"
+	"github.com/aws/aws-sdk-go-v2/service/arczonalshift/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/azlens/azlens/internal/retryafter"
 )
 
-// maxResponseBytes bounds what is read of an API answer; a list of shifts is far smaller.
-const maxResponseBytes = 4 << 20
+// failbackWeightHeader carries azlens's failbackWeight to the local region's zonal shift API,
+// which reads it on StartZonalShift and UpdateZonalShift; real ARC ignores it.
+const failbackWeightHeader = "X-Azlens-Failback-Weight"
 
-// Shift types and statuses as the API spells them.
-const (
-	typeManual    = "manual"
-	typeAutomatic = "automatic"
-	statusActive  = "ACTIVE"
-)
+// signingRegion is the region a local endpoint is signed for when none is configured: the local
+// region accepts any signature, but the SDK needs a region to sign at all.
+const signingRegion = "us-east-1"
 
-// zonalShift is the part of the API's zonal shift object the exporter uses. Times are not
-// decoded: renewal is paced by the exporter's own clock, so a skewed API clock cannot make it
-// renew too late.
+// zonalShift is the part of ARC's ZonalShiftSummary the exporter uses. Times are not read:
+// renewal is paced by the exporter's own clock, so a skewed API clock cannot make it renew too
+// late.
 type zonalShift struct {
-	ZonalShiftID       string   `json:"zonalShiftId"`
-	ResourceIdentifier string   `json:"resourceIdentifier"`
-	AwayFrom           string   `json:"awayFrom"`
-	Status             string   `json:"status"`
-	Comment            string   `json:"comment"`
-	Type               string   `json:"type"`
-	AppliedStatus      string   `json:"appliedStatus"`
-	FailbackWeight     *float64 `json:"failbackWeight"`
+	ZonalShiftID, ResourceIdentifier, AwayFrom, Status, Comment string
+	// ShiftType is ARC's: ZONAL_SHIFT for shifts started with StartZonalShift (by this exporter
+	// or a person), else ZONAL_AUTOSHIFT, PRACTICE_RUN or FIS_EXPERIMENT.
+	ShiftType string
 }
 
-type startRequest struct {
-	ResourceIdentifier string   `json:"resourceIdentifier"`
-	AwayFrom           string   `json:"awayFrom"`
-	ExpiresIn          string   `json:"expiresIn"`
-	Comment            string   `json:"comment"`
-	Type               string   `json:"type"`
-	FailbackWeight     *float64 `json:"failbackWeight,omitempty"`
+// apiClient is ARC's zonal shift API through the AWS SDK: credentials from the default chain,
+// SigV4 signing, the SDK's retries, and the endpoint of real ARC or of a local region.
+type apiClient struct {
+	arc *arc.Client
 }
 
-type updateRequest struct {
-	ExpiresIn      string   `json:"expiresIn,omitempty"`
-	FailbackWeight *float64 `json:"failbackWeight,omitempty"`
+func newAPIClient(ctx context.Context, cfg *Config, hc *http.Client) (*apiClient, error) {
+	// hc (the confighttp client: tls, proxy, timeout) is given to the ARC client below, not to
+	// the configuration loader, which would try to add AWS_CA_BUNDLE to it and cannot with an
+	// *http.Client; the credential providers keep the SDK's own client.
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.MaxAttempts > 0 {
+		opts = append(opts, awsconfig.WithRetryMaxAttempts(cfg.MaxAttempts))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		if cfg.Endpoint == "" {
+			return nil, errors.New("region must be set (or AWS_REGION, or a region in the shared AWS config) to reach ARC; or set endpoint to a local region")
+		}
+		awsCfg.Region = signingRegion
+	}
+	client := arc.NewFromConfig(awsCfg, func(o *arc.Options) {
+		o.HTTPClient = hc
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(strings.TrimRight(cfg.Endpoint, "/"))
+		}
+	})
+	return &apiClient{arc: client}, nil
 }
 
-// apiError is an error answer of the API: {"__type", "message"}, or whatever a proxy sent.
+// maxListPages bounds one listing: a resource has a handful of active shifts, and an API that
+// keeps handing out new tokens must not hold a push forever.
+const maxListPages = 20
+
+// listActive returns the resource's active shifts, every page of them.
+func (c *apiClient) listActive(ctx context.Context, resource string) ([]zonalShift, error) {
+	var out []zonalShift
+	pages := arc.NewListZonalShiftsPaginator(c.arc, &arc.ListZonalShiftsInput{
+		Status: types.ZonalShiftStatusActive, ResourceIdentifier: aws.String(resource),
+	}, func(o *arc.ListZonalShiftsPaginatorOptions) { o.StopOnDuplicateToken = true })
+	for n := 0; pages.HasMorePages(); n++ {
+		if n == maxListPages {
+			return nil, consumererror.NewPermanent(fmt.Errorf("list zonal shifts: more than %d pages for %s", maxListPages, resource))
+		}
+		p, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classify("list zonal shifts", err)
+		}
+		for _, z := range p.Items {
+			out = append(out, zonalShift{
+				ZonalShiftID: aws.ToString(z.ZonalShiftId), ResourceIdentifier: aws.ToString(z.ResourceIdentifier),
+				AwayFrom: aws.ToString(z.AwayFrom), Status: string(z.Status), Comment: aws.ToString(z.Comment),
+				ShiftType: string(z.ShiftType),
+			})
+		}
+	}
+	return out, nil
+}
+
+// start starts a zonal shift; weight, when non-nil, is sent as azlens's failback weight.
+func (c *apiClient) start(ctx context.Context, resource, awayFrom, expiresIn, comment string, weight *float64) (string, error) {
+	out, err := c.arc.StartZonalShift(ctx, &arc.StartZonalShiftInput{
+		ResourceIdentifier: aws.String(resource), AwayFrom: aws.String(awayFrom),
+		ExpiresIn: aws.String(expiresIn), Comment: aws.String(comment),
+	}, withWeight(weight))
+	if err != nil {
+		return "", classify("start zonal shift", err)
+	}
+	return aws.ToString(out.ZonalShiftId), nil
+}
+
+// update renews (expiresIn non-empty) and/or re-weighs (weight non-nil) a shift.
+func (c *apiClient) update(ctx context.Context, id, expiresIn string, weight *float64) error {
+	in := &arc.UpdateZonalShiftInput{ZonalShiftId: aws.String(id)}
+	if expiresIn != "" {
+		in.ExpiresIn = aws.String(expiresIn)
+	}
+	if _, err := c.arc.UpdateZonalShift(ctx, in, withWeight(weight)); err != nil {
+		return classify("update zonal shift", err)
+	}
+	return nil
+}
+
+func (c *apiClient) cancel(ctx context.Context, id string) error {
+	if _, err := c.arc.CancelZonalShift(ctx, &arc.CancelZonalShiftInput{ZonalShiftId: aws.String(id)}); err != nil {
+		return classify("cancel zonal shift", err)
+	}
+	return nil
+}
+
+func withWeight(w *float64) func(*arc.Options) {
+	return func(o *arc.Options) {
+		if w != nil {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(failbackWeightHeader, strconv.FormatFloat(*w, 'f', -1, 64)))
+		}
+	}
+}
+
+// apiError is an error answer of ARC, after the SDK's own retries.
 type apiError struct {
 	Op      string
 	Status  int
 	Type    string
 	Message string
+	err     error
 }
 
 func (e *apiError) Error() string {
@@ -71,128 +160,42 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s: %d: %s", e.Op, e.Status, e.Message)
 }
 
-// apiClient speaks the zonal shift API.
-type apiClient struct {
-	http *http.Client
-	base string // endpoint without a trailing slash
-}
+func (e *apiError) Unwrap() error { return e.err }
 
-func (c *apiClient) listActive(ctx context.Context, resource string) ([]zonalShift, error) {
-	q := url.Values{"status": {statusActive}, "resourceIdentifier": {resource}}
-	var out struct {
-		Items []zonalShift `json:"items"`
-	}
-	if err := c.do(ctx, "list zonal shifts", http.MethodGet, "/zonalshifts?"+q.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
-}
-
-func (c *apiClient) start(ctx context.Context, req startRequest) (zonalShift, error) {
-	var z zonalShift
-	err := c.do(ctx, "start zonal shift", http.MethodPost, "/zonalshifts", req, &z)
-	return z, err
-}
-
-func (c *apiClient) update(ctx context.Context, id string, req updateRequest) (zonalShift, error) {
-	var z zonalShift
-	err := c.do(ctx, "update zonal shift", http.MethodPatch, "/zonalshifts/"+url.PathEscape(id), req, &z)
-	return z, err
-}
-
-func (c *apiClient) cancel(ctx context.Context, id string) error {
-	return c.do(ctx, "cancel zonal shift", http.MethodDelete, "/zonalshifts/"+url.PathEscape(id), nil, nil)
-}
-
-func (c *apiClient) do(ctx context.Context, op, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return consumererror.NewPermanent(fmt.Errorf("%s: encode request: %w", op, err))
+// classify turns an SDK error into a retryable or permanent one. 404 and 409 are retryable: they
+// mean the state changed between the read and the write of this push, and the retried push reads
+// it again. 408, 429 and 5xx are retryable too (the SDK has already retried them with backoff);
+// other 4xx are permanent: the request will not get better. Errors without an answer (network,
+// credentials) are retryable: a credential source may come back.
+func classify(op string, err error) error {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() == 0 { // no answer at all
+		if errors.Is(err, context.Canceled) {
+			return consumererror.NewPermanent(fmt.Errorf("%s: %w", op, err))
 		}
-		rd = bytes.NewReader(b)
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return consumererror.NewPermanent(fmt.Errorf("%s: %w", op, err))
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err) // network errors are retryable
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return fmt.Errorf("%s: read response: %w", op, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return classify(op, resp, b)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		// A 2xx the exporter cannot read is not going to read better on a retry.
-		return consumererror.NewPermanent(fmt.Errorf("%s: decode response: %w", op, err))
-	}
-	return nil
-}
-
-// classify turns an error answer into a retryable or permanent error. 404 and 409 are
-// retryable: they mean the state changed between the read and the write of this push, and the
-// retried push reads it again. 429 and 503 honour Retry-After.
-func classify(op string, resp *http.Response, body []byte) error {
-	e := decodeAPIError(op, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
-	switch code := resp.StatusCode; {
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		return exporterhelper.NewThrottleRetry(e, retryAfter(resp.Header.Get("Retry-After")))
-	case code >= 500, code == http.StatusNotFound, code == http.StatusConflict, code == http.StatusRequestTimeout:
-		return e
-	}
-	return consumererror.NewPermanent(e)
-}
-
-// decodeAPIError reads {"__type","message"}; anything else (a proxy's HTML page) becomes the
-// message, cut short.
-func decodeAPIError(op string, status int, typeHeader string, body []byte) *apiError {
-	e := &apiError{Op: op, Status: status}
-	var wire struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &wire) == nil && (wire.Type != "" || wire.Message != "") {
-		e.Type, e.Message = wire.Type, wire.Message
-	} else {
-		e.Message = strings.TrimSpace(string(body))
-	}
-	if e.Type == "" {
-		// ARC puts the type in a header too, sometimes as "Type:reason".
-		e.Type, _, _ = strings.Cut(typeHeader, ":")
-	}
-	// A type may come as "namespace#Type".
-	if i := strings.LastIndexByte(e.Type, '#'); i >= 0 {
-		e.Type = e.Type[i+1:]
+	e := &apiError{Op: op, Status: re.HTTPStatusCode(), err: err}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		e.Type, e.Message = api.ErrorCode(), api.ErrorMessage()
 	}
 	const maxMessage = 256
 	if len(e.Message) > maxMessage {
 		e.Message = strings.ToValidUTF8(e.Message[:maxMessage], "") + "…"
 	}
 	if e.Message == "" {
-		e.Message = http.StatusText(status)
+		e.Message = http.StatusText(e.Status)
 	}
-	return e
-}
-
-// retryAfter is the server's Retry-After, or zero to let the retry
-// policy's backoff decide.
-func retryAfter(v string) time.Duration {
-	d, _ := retryafter.Parse(v, time.Now())
-	return d
+	switch code := e.Status; {
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		// The SDK's retries are spent; the next push waits as long as ARC asked.
+		d, _ := retryafter.Parse(re.Response.Header.Get("Retry-After"), time.Now())
+		return exporterhelper.NewThrottleRetry(e, d)
+	case code >= 500, code == http.StatusNotFound, code == http.StatusConflict, code == http.StatusRequestTimeout:
+		return e
+	}
+	return consumererror.NewPermanent(e)
 }
 
 func isAPIError(err error, status int) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -20,16 +21,28 @@ const (
 	RecoveryExpire = "expire"
 )
 
+// regionRE is the form of an AWS region name.
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+
 // maxCommentTagLen leaves room in ARC's 128-character comment for the zone that follows the tag.
 const maxCommentTagLen = 80
 
 // Config configures the zonal shift exporter.
 type Config struct {
-	// ClientConfig is the HTTP client: endpoint, tls, headers, auth, timeout (per request; zero
-	// means no limit). endpoint is the base URL of the zonal shift API, under which /zonalshifts
-	// lives; it is required, and the default is http://127.0.0.1:9001/zonalshift (the emulator's
-	// front door).
+	// ClientConfig is the HTTP client the AWS SDK sends through: endpoint, tls, proxy_url,
+	// timeout (per request attempt; zero means no limit). endpoint chooses the API: empty (the
+	// default) is real ARC in region; a URL is a local region's front door (e.g.
+	// http://127.0.0.1:9001 for `azlens up`), under which ARC's /zonalshifts lives.
 	confighttp.ClientConfig `mapstructure:",squash"`
+
+	// Region is the AWS region of the ARC endpoint, e.g. us-east-1. Empty means the SDK's default
+	// chain (AWS_REGION, the shared config's profile); with a local endpoint and no region
+	// anywhere, requests are signed for us-east-1.
+	Region string `mapstructure:"region"`
+
+	// MaxAttempts is how many times the AWS SDK tries one API call (its standard retryer, with
+	// backoff, for throttling, 5xx and network errors). Zero means the SDK's default (3).
+	MaxAttempts int `mapstructure:"max_attempts"`
 
 	// QueueConfig is exporterhelper's sending queue. Decisions must be enacted in order, so
 	// num_consumers must be 1. Absent (enabled: false) means each push is enacted synchronously in
@@ -58,14 +71,16 @@ type Config struct {
 	// Give collectors that must not adopt each other's shifts different tags.
 	CommentTag string `mapstructure:"comment_tag"`
 
-	// FailbackWeight passes the processor's fail-back stage (azlens.az.traffic_weight) to the API
-	// as the shift's failbackWeight, so the zone gets 10 %, 25 %, 50 % of its traffic back before
-	// the shift ends (the default, true). false is for APIs without the field (real ARC): the zone
-	// stays fully shifted until its weight is back to 1.
+	// FailbackWeight passes the processor's fail-back stage (azlens.az.traffic_weight) to the
+	// local region as the shift's failbackWeight (header X-Azlens-Failback-Weight), so the zone
+	// gets 10 %, 25 %, 50 % of its traffic back before the shift ends (the default, true). Real ARC
+	// has no such weights: set false there, and the zone stays fully shifted until its weight is
+	// back to 1.
 	FailbackWeight bool `mapstructure:"failback_weight"`
 
-	// ResourceIdentifiers maps a function name (faas.name) to the resourceIdentifier the API
-	// knows it by (e.g. a load balancer ARN on real ARC). A function not listed uses its name.
+	// ResourceIdentifiers maps a function name (faas.name) to the resourceIdentifier ARC knows
+	// its zonal tier by: on real ARC, the ARN of the ALB or NLB (or other ARC-managed resource)
+	// that fronts it. A function not listed uses its name, which only a local region accepts.
 	ResourceIdentifiers map[string]string `mapstructure:"resource_identifiers"`
 
 	// prevent unkeyed literal initialization
@@ -75,10 +90,16 @@ type Config struct {
 // Validate checks the configuration; errors name the YAML key.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if cfg.Endpoint == "" {
-		errs = append(errs, errors.New("endpoint must be set to the zonal shift API's base URL, e.g. http://127.0.0.1:9001/zonalshift"))
-	} else if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("endpoint must be an http or https URL, got %q", cfg.Endpoint))
+	if cfg.Endpoint != "" {
+		if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("endpoint must be an http or https URL (a local region, e.g. http://127.0.0.1:9001) or empty (real ARC), got %q", cfg.Endpoint))
+		}
+	}
+	if cfg.Region != "" && !regionRE.MatchString(cfg.Region) {
+		errs = append(errs, fmt.Errorf("region must be an AWS region name such as us-east-1, got %q", cfg.Region))
+	}
+	if cfg.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("max_attempts must be 0 (the SDK's default) or more, got %d", cfg.MaxAttempts))
 	}
 	if _, err := expiresIn(cfg.lease()); err != nil {
 		errs = append(errs, err)

@@ -47,7 +47,7 @@ func TestLoadConfigValid(t *testing.T) {
 		if err := confmap.Validate(cfg); err != nil {
 			t.Fatalf("validate: %v", err)
 		}
-		if cfg.Endpoint != defaultEndpoint || cfg.Timeout != defaultTimeout || cfg.Lease != time.Minute ||
+		if cfg.Endpoint != "" || cfg.Region != "" || cfg.MaxAttempts != 0 || cfg.Timeout != defaultTimeout || cfg.Lease != time.Minute ||
 			cfg.renewInterval() != 30*time.Second || !cfg.cancelOnRecovery() || cfg.commentTag() != defaultCommentTag ||
 			!cfg.FailbackWeight {
 			t.Errorf("defaults: %+v", cfg)
@@ -68,7 +68,7 @@ func TestLoadConfigValid(t *testing.T) {
 		if err := confmap.Validate(cfg); err != nil {
 			t.Fatalf("validate: %v", err)
 		}
-		if cfg.Endpoint != "https://arc.example.com/" || cfg.Timeout != 2*time.Second || cfg.Lease != 5*time.Minute ||
+		if cfg.Endpoint != "https://arc.example.com/" || cfg.Region != "eu-west-1" || cfg.MaxAttempts != 5 || cfg.Timeout != 2*time.Second || cfg.Lease != 5*time.Minute ||
 			cfg.renewInterval() != time.Minute || cfg.cancelOnRecovery() || cfg.commentTag() != "collector-a" ||
 			cfg.FailbackWeight || cfg.QueueConfig.HasValue() || cfg.BackOffConfig.InitialInterval != 500*time.Millisecond {
 			t.Errorf("full: %+v", cfg)
@@ -93,8 +93,9 @@ func TestLoadConfigValid(t *testing.T) {
 
 func TestLoadConfigInvalid(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{
-		{"no_endpoint", "endpoint must be set to the zonal shift API's base URL"},
-		{"bad_endpoint", `endpoint must be an http or https URL, got "127.0.0.1:9001"`},
+		{"bad_endpoint", `endpoint must be an http or https URL (a local region, e.g. http://127.0.0.1:9001) or empty (real ARC), got "127.0.0.1:9001"`},
+		{"bad_region", `region must be an AWS region name such as us-east-1, got "US East"`},
+		{"negative_attempts", "max_attempts must be 0 (the SDK's default) or more, got -1"},
 		{"lease_seconds", "lease must be a whole number of minutes, at least 1m, got 1m30s"},
 		{"lease_too_long", "lease must be at most 1440m, or whole hours up to 72h, got 73h0m0s"},
 		{"lease_odd_hours", "lease must be at most 1440m, or whole hours up to 72h, got 25h1m0s"},

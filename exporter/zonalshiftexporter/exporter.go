@@ -44,10 +44,22 @@ const (
 	skipRejected        = "rejected"
 )
 
-// heldShift is a shift this exporter holds, as it last renewed it.
+// ARC's shiftType of a shift started with StartZonalShift, and its status while it holds.
+const (
+	shiftTypeZonalShift = "ZONAL_SHIFT"
+	statusActive        = "ACTIVE"
+)
+
+// evacuateMarker follows the comment tag in the comment of every shift an azlens exporter starts;
+// it tells another collector's shifts from a person's.
+const evacuateMarker = ": evacuate "
+
+// heldShift is a shift this exporter holds, as it last renewed it. The failback weight is
+// remembered here, not read back: ARC's answers have no such field.
 type heldShift struct {
 	id, zone string
 	renewed  time.Time
+	weight   float64
 }
 
 type shiftExporter struct {
@@ -60,7 +72,8 @@ type shiftExporter struct {
 	skipped metric.Int64Counter
 	dropped metric.Int64Counter
 
-	client *apiClient // set by start
+	client *apiClient   // set by start
+	hc     *http.Client // the SDK's transport, closed on shutdown
 
 	// mu serialises pushes: a decision is read, compared and enacted as one step.
 	mu     sync.Mutex
@@ -97,15 +110,23 @@ func (e *shiftExporter) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("create zonal shift api http client: %w", err)
 	}
-	e.client = &apiClient{http: hc, base: strings.TrimRight(e.cfg.Endpoint, "/")}
+	client, err := newAPIClient(ctx, e.cfg, hc)
+	if err != nil {
+		return err
+	}
+	e.client, e.hc = client, hc
+	endpoint := e.cfg.Endpoint
+	if endpoint == "" {
+		endpoint = "ARC"
+	}
 	e.settings.Logger.Info("enacting zone evacuations as zonal shifts",
-		zap.String("endpoint", e.cfg.Endpoint), zap.String("lease", e.expiresIn))
+		zap.String("endpoint", endpoint), zap.String("region", client.arc.Options().Region), zap.String("lease", e.expiresIn))
 	return nil
 }
 
 func (e *shiftExporter) shutdown(context.Context) error {
-	if e.client != nil {
-		e.client.http.CloseIdleConnections()
+	if e.hc != nil {
+		e.hc.CloseIdleConnections()
 	}
 	return nil
 }
@@ -174,12 +195,15 @@ func (e *shiftExporter) reconcile(ctx context.Context, res string, d decision) e
 			continue
 		}
 		switch {
-		case z.Type == typeManual:
-			manual = z
-		case z.Type == typeAutomatic && strings.HasPrefix(z.Comment, tag) && own == nil:
+		case z.ShiftType != shiftTypeZonalShift && z.ShiftType != "":
+			// An autoshift, practice run or FIS experiment: a zonal shift takes precedence over
+			// those in ARC, so it neither blocks ours nor is ours to end.
+		case strings.HasPrefix(z.Comment, tag) && own == nil:
 			own = z
-		case z.Type == typeAutomatic:
-			other = z
+		case strings.Contains(z.Comment, evacuateMarker):
+			other = z // another azlens exporter's (another comment_tag)
+		default:
+			manual = z
 		}
 	}
 
@@ -227,24 +251,18 @@ func (e *shiftExporter) reconcile(ctx context.Context, res string, d decision) e
 				other.ZonalShiftID, other.Comment))
 			return nil
 		}
-		req := startRequest{
-			ResourceIdentifier: res,
-			AwayFrom:           d.zone,
-			ExpiresIn:          e.expiresIn,
-			Comment:            tag + ": evacuate " + d.zone,
-			Type:               typeAutomatic,
-		}
+		var w *float64
 		if weight > 0 {
-			req.FailbackWeight = &weight
+			w = &weight
 		}
-		z, err := e.client.start(ctx, req)
+		id, err := e.client.start(ctx, res, d.zone, e.expiresIn, tag+evacuateMarker+d.zone, w)
 		if err != nil {
 			return err
 		}
 		e.act(ctx, actionStart)
-		e.held[res] = heldShift{id: z.ZonalShiftID, zone: d.zone, renewed: e.clock.Now()}
+		e.held[res] = heldShift{id: id, zone: d.zone, renewed: e.clock.Now(), weight: weight}
 		e.settings.Logger.Info("zonal shift started", zap.String("resource", res), zap.String("awayFrom", d.zone),
-			zap.String("zonalShiftId", z.ZonalShiftID), zap.String("expiresIn", e.expiresIn))
+			zap.String("zonalShiftId", id), zap.String("expiresIn", e.expiresIn))
 		return nil
 	}
 
@@ -252,34 +270,35 @@ func (e *shiftExporter) reconcile(ctx context.Context, res string, d decision) e
 	// and move its failback weight to the processor's stage.
 	now := e.clock.Now()
 	h, known := e.held[res]
-	renew := !known || h.id != own.ZonalShiftID || now.Sub(h.renewed) >= e.cfg.renewInterval()
-	current := 0.0
-	if own.FailbackWeight != nil {
-		current = *own.FailbackWeight
-	}
-	reweigh := e.cfg.FailbackWeight && current != weight
+	adopted := !known || h.id != own.ZonalShiftID
+	renew := adopted || now.Sub(h.renewed) >= e.cfg.renewInterval()
+	// An adopted shift's weight is unknown (ARC does not echo it): set it with the renewal.
+	reweigh := e.cfg.FailbackWeight && (adopted || h.weight != weight)
 	if !renew && !reweigh {
 		return nil
 	}
-	var req updateRequest
-	if renew {
-		req.ExpiresIn = e.expiresIn
+	var w *float64
+	if reweigh {
+		w = &weight
+	}
+	// Every update renews too: ARC refuses an update that changes none of its own fields, and a
+	// weight alone is not one of them.
+	if err := e.client.update(ctx, own.ZonalShiftID, e.expiresIn, w); err != nil {
+		return err
 	}
 	if reweigh {
-		req.FailbackWeight = &weight
-	}
-	if _, err := e.client.update(ctx, own.ZonalShiftID, req); err != nil {
-		return err
+		h.weight = weight
 	}
 	if renew {
 		e.act(ctx, actionRenew)
-		e.held[res] = heldShift{id: own.ZonalShiftID, zone: d.zone, renewed: now}
-		if !known {
-			e.settings.Logger.Info("adopted zonal shift", zap.String("resource", res), zap.String("awayFrom", d.zone),
-				zap.String("zonalShiftId", own.ZonalShiftID))
-		}
 	}
-	if reweigh {
+	h.id, h.zone, h.renewed = own.ZonalShiftID, d.zone, now
+	e.held[res] = h
+	if adopted {
+		e.settings.Logger.Info("adopted zonal shift", zap.String("resource", res), zap.String("awayFrom", d.zone),
+			zap.String("zonalShiftId", own.ZonalShiftID))
+	}
+	if reweigh && !adopted {
 		e.act(ctx, actionFailbackWeight)
 		e.settings.Logger.Info("fail-back stage", zap.String("resource", res), zap.String("zone", d.zone),
 			zap.Float64("failbackWeight", weight))

@@ -23,9 +23,9 @@ func TestStartRenewCancel(t *testing.T) {
 		t.Fatalf("active shifts = %+v, want one", act)
 	}
 	z := act[0]
-	if z.Type != zonalshift.TypeAutomatic || z.AwayFrom != "use1-az2" || z.AppliedStatus != zonalshift.Applied ||
+	if z.ShiftType != "ZONAL_SHIFT" || z.AwayFrom != "use1-az2" || z.AppliedStatus != zonalshift.Applied ||
 		!z.ExpiryTime.Equal(t0.Add(time.Minute)) || !strings.HasPrefix(z.Comment, defaultCommentTag) {
-		t.Fatalf("shift = %+v, want an applied automatic 1m lease away from use1-az2", z)
+		t.Fatalf("shift = %+v, want an applied 1m zonal shift away from use1-az2", z)
 	}
 	if w := en.svc.Weights("fn", zones); w["use1-az2"] != 0 || w["use1-az1"] != 1 {
 		t.Errorf("weights = %v", w)
@@ -155,38 +155,45 @@ func TestNeverFightsManualShift(t *testing.T) {
 		t.Fatal(err)
 	}
 	en.push(e, evacuate(en.clk.Now(), "use1-az2"))
-	if act := en.active("fn"); len(act) != 1 || act[0].Type != zonalshift.TypeAutomatic || act[0].AwayFrom != "use1-az2" {
+	if act := en.active("fn"); len(act) != 1 || !strings.HasPrefix(act[0].Comment, defaultCommentTag) || act[0].AwayFrom != "use1-az2" {
 		t.Fatalf("after the manual shift: %+v", act)
 	}
 }
 
-func TestManualStartedOverOwnShift(t *testing.T) {
+// TestPersonTakesOverOwnShift: ARC allows one zonal shift per resource, so a person cannot start
+// one over the exporter's (409); they cancel it and start theirs, and the exporter leaves that
+// one alone.
+func TestPersonTakesOverOwnShift(t *testing.T) {
 	en := newEnv(t)
 	e := en.exporter(nil)
 	en.push(e, evacuate(en.clk.Now(), "use1-az2"))
 	own := en.active("fn")[0]
-	if _, err := en.svc.Start(zonalshift.StartRequest{ResourceIdentifier: "fn", AwayFrom: "use1-az4", ExpiresIn: "1h"}); err != nil {
+	if _, err := en.svc.Start(zonalshift.StartRequest{ResourceIdentifier: "fn", AwayFrom: "use1-az4", ExpiresIn: "1h"}); !zonalshift.IsType(err, zonalshift.ConflictException) {
+		t.Fatalf("a second zonal shift on the resource: %v, want a ConflictException", err)
+	}
+	if _, err := en.svc.Cancel(own.ZonalShiftID); err != nil {
 		t.Fatal(err)
 	}
-	// Hands off: no renewal, no cancel while the manual shift is active, even on recovery of
-	// another kind; the automatic lease lapses underneath it.
+	mine, err := en.svc.Start(zonalshift.StartRequest{ResourceIdentifier: "fn", AwayFrom: "use1-az4", ExpiresIn: "1h", Comment: "oncall"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 6; i++ {
 		en.clk.Advance(10 * time.Second)
 		en.push(e, evacuate(en.clk.Now(), "use1-az2"))
 	}
-	got, _ := en.svc.Get(own.ZonalShiftID)
-	if got.Status != zonalshift.StatusExpired {
-		t.Errorf("own shift under a manual one: %s, want EXPIRED (not renewed)", got.Status)
+	if act := en.active("fn"); len(act) != 1 || act[0].ZonalShiftID != mine.ZonalShiftID {
+		t.Errorf("active = %+v, want only the person's shift", act)
 	}
 	if w := en.svc.Weights("fn", zones); w["use1-az4"] != 0 || w["use1-az2"] != 1 {
-		t.Errorf("weights = %v, want the manual shift applied", w)
+		t.Errorf("weights = %v, want the person's shift applied", w)
 	}
 }
 
-func TestOtherAutomaticShiftBlocks(t *testing.T) {
+func TestOtherCollectorsShiftBlocks(t *testing.T) {
 	en := newEnv(t)
 	if _, err := en.svc.Start(zonalshift.StartRequest{ResourceIdentifier: "fn", AwayFrom: "use1-az1", ExpiresIn: "1h",
-		Type: zonalshift.TypeAutomatic, Comment: "someone else"}); err != nil {
+		Comment: "collector-b" + evacuateMarker + "use1-az1"}); err != nil {
 		t.Fatal(err)
 	}
 	e := en.exporter(nil)
@@ -195,8 +202,27 @@ func TestOtherAutomaticShiftBlocks(t *testing.T) {
 		t.Errorf("blocked_by_other_shift = %d, want 1", got)
 	}
 	en.push(e, healthy(en.clk.Now()))
-	if act := en.active("fn"); len(act) != 1 || act[0].Comment != "someone else" {
+	if act := en.active("fn"); len(act) != 1 || !strings.HasPrefix(act[0].Comment, "collector-b") {
 		t.Errorf("the other shift was touched: %+v", act)
+	}
+}
+
+// TestPracticeRunDoesNotBlock: a zonal shift takes precedence over a practice run in ARC, so the
+// exporter starts its own, which applies, and leaves the practice run be.
+func TestPracticeRunDoesNotBlock(t *testing.T) {
+	en := newEnv(t)
+	pr, err := en.svc.StartPracticeRun("fn", "use1-az1", "practice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := en.exporter(nil)
+	en.push(e, evacuate(en.clk.Now(), "use1-az2"))
+	if w := en.svc.Weights("fn", zones); w["use1-az2"] != 0 || w["use1-az1"] != 1 {
+		t.Errorf("weights = %v, want the exporter's shift applied over the practice run", w)
+	}
+	en.push(e, healthy(en.clk.Now()))
+	if got, _ := en.svc.Get(pr.ZonalShiftID); got.Status != zonalshift.StatusActive {
+		t.Errorf("practice run %s after recovery, want ACTIVE", got.Status)
 	}
 }
 
@@ -329,7 +355,7 @@ func TestAPIUnavailableIsRetryable(t *testing.T) {
 		return true
 	}
 	err = e.pushMetrics(context.Background(), evacuate(en.clk.Now(), "use1-az1"))
-	if err == nil || consumererror.IsPermanent(err) || !strings.Contains(err.Error(), "502: <html>bad gateway</html>") {
+	if err == nil || consumererror.IsPermanent(err) || !strings.Contains(err.Error(), "502") {
 		t.Fatalf("502: err = %v, want retryable", err)
 	}
 	// The same push again, with the API back, does the work exactly once.

@@ -18,8 +18,6 @@ import (
 )
 
 const (
-	// defaultEndpoint is where the emulator's front door mounts the zonal shift API.
-	defaultEndpoint = "http://127.0.0.1:9001/zonalshift"
 	// defaultTimeout bounds one API request; a lease of a minute leaves no room for slow calls.
 	defaultTimeout = 5 * time.Second
 	// defaultLease is ARC's FIS integration lease: a dead collector's shift lapses within it.
@@ -47,7 +45,7 @@ func NewFactory() exporter.Factory {
 
 func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
-	client.Endpoint = defaultEndpoint
+	// No endpoint: real ARC, in the region of the SDK's default chain or region.
 	client.Timeout = defaultTimeout
 
 	queue := exporterhelper.NewDefaultQueueConfig()

@@ -14,8 +14,9 @@ import (
 )
 
 // answer is an http.RoundTripper that answers every request with the fuzzer's bytes: the API's
-// answers are the outside bytes this exporter parses. (Not a stand-in for the API's behaviour —
-// the other tests use the real emulator handler.)
+// answers are the outside bytes the AWS SDK parses for this exporter, and what the exporter makes
+// of the SDK's result (retryable or permanent) must hold for any of them. (Not a stand-in for
+// the API's behaviour — the other tests use the real emulator handler.)
 type answer struct {
 	status int
 	body   []byte
@@ -31,25 +32,30 @@ func (a answer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func FuzzAPIResponse(f *testing.F) {
-	f.Add(200, []byte(`{"items":[{"zonalShiftId":"x","resourceIdentifier":"fn","awayFrom":"use1-az1","status":"ACTIVE","type":"manual","comment":""}]}`))
-	f.Add(200, []byte(`{"items":[{"zonalShiftId":"x","resourceIdentifier":"fn","awayFrom":"use1-az1","status":"ACTIVE","type":"automatic","comment":"azlens-zonalshift: evacuate use1-az1","failbackWeight":0.5}]}`))
+	f.Add(200, []byte(`{"items":[{"zonalShiftId":"x","resourceIdentifier":"fn","awayFrom":"use1-az1","status":"ACTIVE","shiftType":"ZONAL_SHIFT","comment":""}]}`))
+	f.Add(200, []byte(`{"items":[{"zonalShiftId":"x","resourceIdentifier":"fn","awayFrom":"use1-az1","status":"ACTIVE","shiftType":"ZONAL_SHIFT","comment":"azlens-zonalshift: evacuate use1-az1"}],"nextToken":"t"}`))
+	f.Add(200, []byte(`{"items":[{"zonalShiftId":"x","startTime":"yesterday"}]}`))
 	f.Add(200, []byte(`{"items":null}`))
 	f.Add(200, []byte(`{"zonalShiftId":1}`))
 	f.Add(400, []byte(`{"__type":"ValidationException","message":"awayFrom is required"}`))
 	f.Add(409, []byte(`{"__type":"com.amazonaws#ConflictException","message":"exists"}`))
 	f.Add(429, []byte(``))
 	f.Add(500, []byte(`<html>`))
+	awsTestEnv(f)
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		if status < 100 || status > 999 {
 			return
 		}
 		tel := componenttest.NewNopTelemetrySettings()
 		cfg := createDefaultConfig().(*Config)
+		cfg.Endpoint, cfg.MaxAttempts = "http://api", 1
 		e, err := newShiftExporter(cfg, tel, clocktest.NewClock(t0))
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.client = &apiClient{http: &http.Client{Transport: answer{status, body}}, base: "http://api"}
+		if e.client, err = newAPIClient(context.Background(), cfg, &http.Client{Transport: answer{status, body}}); err != nil {
+			t.Fatal(err)
+		}
 		for _, md := range []func() error{
 			func() error { return e.pushMetrics(context.Background(), evacuate(t0, "use1-az1")) },
 			func() error { return e.pushMetrics(context.Background(), healthy(t0.Add(1))) },

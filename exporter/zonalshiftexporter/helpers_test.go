@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +25,9 @@ var (
 	zones = []string{"use1-az1", "use1-az2", "use1-az4"}
 )
 
-// env is the real emulator zonal shift service behind an httptest server, mounted under
-// /zonalshift as the front door mounts it, sharing a fake clock with the exporter under test.
+// env is the real emulator zonal shift service behind an httptest server, at the root as the
+// front door routes it, sharing a fake clock with the exporter under test. The exporter reaches
+// it through the AWS SDK with static credentials from the environment (the default chain).
 type env struct {
 	t   *testing.T
 	clk *clocktest.Clock
@@ -37,10 +41,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	awsTestEnv(t)
 	en := &env{t: t, clk: clocktest.NewClock(t0), tel: componenttest.NewTelemetry()}
 	en.svc = zonalshift.New(zonalshift.Config{Clock: en.clk})
 	en.svc.SetZones("fn", zones)
-	api := http.StripPrefix("/zonalshift", en.svc.Handler())
+	api := en.svc.Handler()
 	en.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if en.fault != nil && en.fault(w, r) {
 			return
@@ -55,9 +60,30 @@ func newEnv(t *testing.T) *env {
 	return en
 }
 
+// awsTestEnv gives the AWS SDK's default chain static dummy credentials and a region, and nothing
+// else: no shared files, no instance metadata.
+func awsTestEnv(t testing.TB) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1",
+		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
 func (en *env) config(mod func(*Config)) *Config {
 	cfg := createDefaultConfig().(*Config)
-	cfg.Endpoint = en.srv.URL + "/zonalshift"
+	cfg.Endpoint = en.srv.URL
+	// One attempt per call: the tests look at what the exporter makes of each answer; the SDK's
+	// own retries are tested on their own.
+	cfg.MaxAttempts = 1
 	if mod != nil {
 		mod(cfg)
 	}

@@ -22,8 +22,11 @@ import (
 
 // Config describes the run the console shows.
 type Config struct {
-	// Function is the function's name (the zonal shift resource identifier).
+	// Function is the function's name.
 	Function string
+	// Resource is the function's zonal shift resource identifier (its ARN in azlens up); empty
+	// means the name.
+	Resource string
 	// Zones are the AZ IDs, in display order.
 	Zones []string
 	// Scenario and FaultedZone are the fault scenario of the run ("none" for none).
@@ -183,6 +186,7 @@ type State struct {
 // RunInfo is the run's description.
 type RunInfo struct {
 	Function        string    `json:"function"`
+	Resource        string    `json:"resource,omitempty"`
 	Zones           []string  `json:"zones"`
 	Scenario        string    `json:"scenario"`
 	FaultedZone     string    `json:"faulted_zone"`
@@ -200,7 +204,7 @@ func (c *Console) state(since int) State {
 	defer c.mu.Unlock()
 	s := State{
 		Run: RunInfo{
-			Function: c.cfg.Function, Zones: c.cfg.Zones, Scenario: c.cfg.Scenario, FaultedZone: c.cfg.FaultedZone,
+			Function: c.cfg.Function, Resource: c.cfg.Resource, Zones: c.cfg.Zones, Scenario: c.cfg.Scenario, FaultedZone: c.cfg.FaultedZone,
 			Scenarios: c.cfg.Scenarios, Settings: c.cfg.Settings, CollectorConfig: c.cfg.CollectorConfig,
 			IntervalMs: c.cfg.Interval.Milliseconds(), Started: c.started,
 		},

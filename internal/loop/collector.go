@@ -112,6 +112,8 @@ exporters:
       included: ["*"]
   zonalshift:
     endpoint: {{.ShiftEndpoint}}
+    resource_identifiers:
+      "{{.Function}}": "{{.Resource}}"
     lease: {{.Timing.Lease}}
   # The web console's recent-invocation buffer (internal/console); best effort, never retried.
   otlphttp/console:
@@ -146,12 +148,14 @@ type collectorProcess struct {
 	err    error
 }
 
-func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, consoleEndpoint string) (*collectorProcess, error) {
+func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, resource, consoleEndpoint string) (*collectorProcess, error) {
 	var b strings.Builder
 	err := collectorConfig.Execute(&b, map[string]any{
 		"Ports":           cfg.CollectorPorts,
 		"Timing":          cfg.Timing,
 		"ShiftEndpoint":   shiftEndpoint,
+		"Function":        cfg.Name,
+		"Resource":        resource,
 		"ConsoleEndpoint": consoleEndpoint,
 		"TracesEndpoint":  cfg.TracesEndpoint,
 		"LogsEndpoint":    cfg.LogsEndpoint,
@@ -164,6 +168,7 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 		return nil, err
 	}
 	cmd := exec.Command(cfg.Collector, "--config", path)
+	cmd.Env = localAWSEnv(work)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Own process group, killed with azlens, and known to its janitor.
 	if err := childproc.Start(cmd); err != nil {
@@ -222,4 +227,20 @@ func (p *collectorProcess) stop(ctx context.Context) {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.exited
 	}
+}
+
+// localAWSEnv is the collector's environment: the caller's, without its AWS settings, plus dummy
+// static credentials and a region. The zonalshift exporter calls the local region through the
+// AWS SDK, whose default chain must find credentials to sign with (the region accepts any
+// signature), and must never pick up a real profile or instance role on the way.
+func localAWSEnv(work string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	none := filepath.Join(work, "no-aws-config")
+	return append(env, "AWS_ACCESS_KEY_ID=azlens-local", "AWS_SECRET_ACCESS_KEY=azlens-local", "AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE="+none, "AWS_SHARED_CREDENTIALS_FILE="+none, "AWS_EC2_METADATA_DISABLED=true")
 }

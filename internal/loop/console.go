@@ -68,7 +68,7 @@ func (l *run) newConsole() {
 	}
 	l.console = &consoleFeed{
 		c: console.New(console.Config{
-			Function: cfg.Name, Zones: cfg.Zones, Scenario: cfg.Scenario, FaultedZone: cfg.FaultedZone,
+			Function: cfg.Name, Resource: l.resource(), Zones: cfg.Zones, Scenario: cfg.Scenario, FaultedZone: cfg.FaultedZone,
 			Scenarios: ScenarioNames(), Settings: settings, Interval: cfg.Interval,
 		}),
 		guards:   &guardScraper{url: fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus), client: &http.Client{Timeout: 5 * time.Second}},

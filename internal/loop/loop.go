@@ -276,7 +276,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	}()
 
 	l.shifts = zonalshift.New(zonalshift.Config{Logger: l.log})
-	l.shifts.SetZones(cfg.Name, cfg.Zones)
+	l.shifts.SetZones(l.resource(), cfg.Zones)
 	stops = append(stops, func(context.Context) { l.shifts.Close() })
 
 	l.experiments = experiment.New(experiment.Config{Logger: l.log, Alarms: l.timeline, Zones: cfg.Zones, InvocationTimeout: 3 * time.Second})
@@ -293,7 +293,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fmt.Fprintf(l.view, "azlens up: web console http://%s%s/\n", l.addr, consolePath)
 
 	// The collector before the region, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr+"/zonalshift", "http://"+l.addr+consolePath+"/otlp")
+	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr, l.resource(), "http://"+l.addr+consolePath+"/otlp")
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 			},
 		},
 		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log},
-		Weights: func(zones []string) map[string]float64 { return l.shifts.Weights(cfg.Name, zones) },
+		Weights: func(zones []string) map[string]float64 { return l.shifts.Weights(l.resource(), zones) },
 		HooksFor: func(zone string, index int) *emulator.Hooks {
 			return l.experiments.HooksFor(zone, index)
 		},
@@ -337,6 +337,10 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		return nil, err
 	}
 	fd := emulator.NewFrontDoor(l.log, l.region)
+	// ARC's and FIS's paths at the root, as the AWS CLI and SDKs call them; the /zonalshift and
+	// /fis prefixes stay for clients configured with them.
+	fd.Route(l.shifts.Handler(), zonalshift.Paths...)
+	fd.Route(l.experiments.Handler(), experiment.Paths...)
 	fd.Mount("/zonalshift", l.shifts.Handler())
 	fd.Mount("/fis", l.experiments.Handler())
 	fd.Mount(consolePath, l.consoleHandler())
@@ -499,14 +503,14 @@ func (l *run) startScenario() error {
 // shifted away at its lease's start.
 func (l *run) observeShifts() {
 	leases := map[string]time.Time{}
-	if active, err := l.shifts.List(zonalshift.ListFilter{Status: zonalshift.StatusActive, ResourceIdentifier: l.cfg.Name}); err == nil {
+	if active, err := l.shifts.List(zonalshift.ListFilter{Status: zonalshift.StatusActive, ResourceIdentifier: l.resource()}); err == nil {
 		for _, s := range active {
 			if s.AppliedStatus == zonalshift.Applied {
 				leases[s.AwayFrom] = s.StartTime.Time
 			}
 		}
 	}
-	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.cfg.Name, l.cfg.Zones), leases)
+	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.resource(), l.cfg.Zones), leases)
 }
 
 func freePort() (int, error) {
@@ -544,4 +548,11 @@ func agentLayers(cfg Config) []string {
 		return nil
 	}
 	return []string{cfg.AgentLayer}
+}
+
+// resource is the zonal shift resource identifier of the loop's function: its ARN, as ARC names
+// resources (and as the AWS CLI insists, checking the identifier's length), so that
+// `aws arc-zonal-shift … --endpoint-url` can address it. The collector maps the function to it.
+func (l *run) resource() string {
+	return fmt.Sprintf("arn:aws:lambda:%s:123456789012:function:%s", emulator.DefaultRegion, l.cfg.Name)
 }

@@ -32,6 +32,8 @@ func Status(errType string) int {
 		return http.StatusNotFound
 	case ConflictException:
 		return http.StatusConflict
+	case "AccessDeniedException", "IncompleteSignatureException":
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }

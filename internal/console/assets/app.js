@@ -327,10 +327,10 @@
   function say(msg) { $("#action-result").textContent = msg; }
   async function refreshActions() {
     try {
-      const fn = encodeURIComponent(st.run.function);
+      const fn = encodeURIComponent(st.run.resource || st.run.function);
       const shifts = await getJSON(`../zonalshift/zonalshifts?resourceIdentifier=${fn}&status=ACTIVE`);
       $("#shifts tbody").replaceChildren(...(shifts.items || []).map((s) => el("tr", {},
-        el("td", {}, s.zonalShiftId), el("td", {}, s.awayFrom), el("td", {}, s.type || ""), el("td", {}, s.status),
+        el("td", {}, s.zonalShiftId), el("td", {}, s.awayFrom), el("td", {}, s.shiftType || s.type || ""), el("td", {}, s.status),
         el("td", {}, new Date(s.expiryTime * 1000).toISOString().slice(11, 19)),
         el("td", {}, el("button", { type: "button", onclick: () => cancelShift(s.zonalShiftId) }, "cancel")))));
       const exps = await getJSON("../fis/experiments");
@@ -357,7 +357,7 @@
       const f = new FormData(ev.target);
       try {
         const s = await getJSON("../zonalshift/zonalshifts", { method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ resourceIdentifier: st.run.function, awayFrom: f.get("awayFrom"), expiresIn: f.get("expiresIn"), comment: f.get("comment"), type: "manual" }) });
+          body: JSON.stringify({ resourceIdentifier: st.run.resource || st.run.function, awayFrom: f.get("awayFrom"), expiresIn: f.get("expiresIn"), comment: f.get("comment"), type: "manual" }) });
         say(`zonal shift ${s.zonalShiftId} started: traffic away from ${s.awayFrom}`);
       } catch (err) { say("shift failed: " + err.message); }
       refreshActions();
