@@ -25,12 +25,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestAdaptivePolicyHoldsWhenIdleAndFlushesInTheBackgroundWhenBusy(t *testing.T) {
 	p := newPolicy(config.FlushAdaptive, time.Second)
 	t0 := time.Unix(1000, 0)
-	// Sparse invocations (every 5 s): hold at every end.
+	// Sparse invocations (every 5 s): hold at every end but the first (nothing known yet).
 	for i := range 10 {
 		now := t0.Add(time.Duration(i) * 5 * time.Second)
 		p.invoked(now)
-		if !p.holdAtEnd() {
-			t.Fatalf("sparse invocation %d not held", i)
+		if p.holdAtEnd() != (i > 0) {
+			t.Fatalf("sparse invocation %d: held = %v", i, !(i > 0))
 		}
 		p.flushed(now)
 	}
@@ -62,6 +62,34 @@ func TestAdaptivePolicyHoldsWhenIdleAndFlushesInTheBackgroundWhenBusy(t *testing
 	}
 	if !p.holdAtEnd() {
 		t.Fatal("3 s between invocations: not held")
+	}
+}
+
+// Right after init a back-to-back caller must not queue behind holds while the rate is learned:
+// the first invocation does not hold, the second already knows the rate from one gap.
+func TestAdaptivePolicyNeverHoldsBackToBackInvocationsAfterInit(t *testing.T) {
+	p := newPolicy(config.FlushAdaptive, time.Second)
+	t0 := time.Unix(1000, 0)
+	for i := range 200 {
+		now := t0.Add(time.Duration(i) * 2 * time.Millisecond)
+		p.invoked(now)
+		if p.holdAtEnd() {
+			t.Fatalf("back-to-back invocation %d after init held", i)
+		}
+	}
+	// Low rate after init: the second invocation holds (its gap is above the interval).
+	q := newPolicy(config.FlushAdaptive, time.Second)
+	q.invoked(t0)
+	if q.holdAtEnd() {
+		t.Fatal("first invocation held")
+	}
+	if !q.flushDue(t0) {
+		t.Fatal("first invocation: no background flush of what already arrived")
+	}
+	q.flushed(t0)
+	q.invoked(t0.Add(5 * time.Second))
+	if !q.holdAtEnd() {
+		t.Fatal("second invocation 5 s after the first not held")
 	}
 }
 
