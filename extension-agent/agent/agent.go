@@ -95,7 +95,7 @@ func Run(ctx context.Context, opt Options) error {
 		return idle(ctx, client)
 	}
 	a := &agent{cfg: cfg, client: client, log: log, getenv: getenv,
-		tracker: newTracker(), policy: newPolicy(cfg.FlushMode, cfg.FlushInterval)}
+		tracker: newTracker(), policy: newPolicy(cfg.FlushMode, cfg.FlushInterval, 2*cfg.TelemetryTimeout)}
 	a.env = newEnvironment(getenv, reg.FunctionName, reg.FunctionVersion, reg.AccountID)
 	a.readAZ(ctx)
 	if err := a.start(ctx); err != nil {

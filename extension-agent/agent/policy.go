@@ -22,6 +22,11 @@ import (
 type policy struct {
 	mode     string
 	interval time.Duration
+	// busyInterval is the background flush cadence of adaptive mode while busy: the subscription's
+	// buffering delay bounds how fresh the data can be anyway, so flushing twice per timeoutMs
+	// keeps a busy environment's data within ≈ 3 × timeoutMs of the collector, at most one
+	// request per busyInterval and only when something new is buffered.
+	busyInterval time.Duration
 
 	arrivals  [4]time.Time // INVOKE arrival times, a ring: a short window keeps the ramp-up short
 	n         int
@@ -29,8 +34,8 @@ type policy struct {
 	skipWaits int // invocations left that must not wait, after runtimeDone failed to arrive
 }
 
-func newPolicy(mode string, interval time.Duration) *policy {
-	return &policy{mode: mode, interval: interval}
+func newPolicy(mode string, interval, busyInterval time.Duration) *policy {
+	return &policy{mode: mode, interval: interval, busyInterval: min(busyInterval, interval)}
 }
 
 func (p *policy) invoked(now time.Time) {
@@ -79,8 +84,15 @@ func (p *policy) holdAtEnd() bool {
 	return !p.busy()
 }
 
-// flushDue reports whether a background flush is due (not holding: busy, or runtimeDone missing).
-func (p *policy) flushDue(now time.Time) bool { return now.Sub(p.lastFlush) >= p.interval }
+// flushDue reports whether a background flush is due (not holding: busy, learning, or runtimeDone
+// missing): once per interval, or per busyInterval while adaptive mode finds the function busy.
+func (p *policy) flushDue(now time.Time) bool {
+	d := p.interval
+	if p.mode == config.FlushAdaptive && p.busyInterval > 0 && p.busy() {
+		d = p.busyInterval
+	}
+	return now.Sub(p.lastFlush) >= d
+}
 
 func (p *policy) flushed(now time.Time) { p.lastFlush = now }
 
