@@ -310,6 +310,15 @@ func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
 		a.fwd.SetResource(a.env.resource())
 		a.mu.Unlock()
 	}
+	if a.cfg.FlushMode == config.FlushAdaptive {
+		// While busy the environment is thawed between invocations: let the sender itself send
+		// what waits longer than the busy cadence, not only at the next invocation's start.
+		if a.policy.busy() {
+			a.fwd.SetMaxAge(a.policy.busyInterval)
+		} else {
+			a.fwd.SetMaxAge(0)
+		}
+	}
 	if !a.cfg.SubscribesPlatform() || !a.policy.holdAtEnd() {
 		if a.policy.flushDue(now) {
 			a.fwd.Kick()

@@ -74,12 +74,13 @@ type Forwarder struct {
 	open      [][]byte
 	openBytes int
 	openSince time.Time
-	queue     []*batch // sealed, oldest first
-	inflight  *batch   // a memory batch being sent
-	memBytes  int      // events in open, queue and inflight
-	order     uint64   // last order assigned at sealing
-	failures  uint64   // retryable failures so far
-	failing   bool     // the last attempt failed retryably
+	queue     []*batch      // sealed, oldest first
+	inflight  *batch        // a memory batch being sent
+	memBytes  int           // events in open, queue and inflight
+	maxAge    time.Duration // BatchMaxAge, or shorter while SetMaxAge says so
+	order     uint64        // last order assigned at sealing
+	failures  uint64        // retryable failures so far
+	failing   bool          // the last attempt failed retryably
 	retryAt   time.Time
 	attempt   int
 	changed   chan struct{}
@@ -143,6 +144,7 @@ func New(opt Options, resource []byte) *Forwarder {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
+	f.maxAge = opt.BatchMaxAge
 	if opt.Transport != nil {
 		f.client.Transport = opt.Transport
 	}
@@ -332,10 +334,10 @@ func (f *Forwarder) next() (b *batch, replay bool, wait time.Duration) {
 		return nil, false, f.retryAt.Sub(now)
 	}
 	if len(f.queue) == 0 && len(f.open) > 0 {
-		if age := now.Sub(f.openSince); age >= f.opt.BatchMaxAge {
+		if age := now.Sub(f.openSince); age >= f.maxAge {
 			f.sealLocked()
 		} else {
-			wait = f.opt.BatchMaxAge - age
+			wait = f.maxAge - age
 		}
 	}
 	if len(f.queue) > 0 {
@@ -593,6 +595,22 @@ func (f *Forwarder) flush(ctx context.Context, mode flushMode) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// SetMaxAge lowers the age at which the sender seals and sends the open batch (never above
+// BatchMaxAge; 0 restores it). The flush policy shortens it while a busy environment is thawed
+// between back-to-back invocations, so data does not wait there for a whole BatchMaxAge.
+func (f *Forwarder) SetMaxAge(d time.Duration) {
+	if d <= 0 || d > f.opt.BatchMaxAge {
+		d = f.opt.BatchMaxAge
+	}
+	f.mu.Lock()
+	changed := f.maxAge != d
+	f.maxAge = d
+	f.mu.Unlock()
+	if changed {
+		f.poke()
 	}
 }
 
