@@ -571,7 +571,7 @@ func checkLogs(t *testing.T, sink *e2etest.Sink, calls []*call) {
 	t.Helper()
 	spanOf := map[string]span{}
 	for _, s := range collectSpans(sink) {
-		if s.Kind() == ptrace.SpanKindServer {
+		if s.Kind() == ptrace.SpanKindServer && !s.fromSDK() { // the platform's invocation span
 			spanOf[str(s.Attributes(), "faas.invocation_id")] = s
 		}
 	}
