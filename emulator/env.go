@@ -94,7 +94,7 @@ func (s *Sandbox) baseEnv() []string {
 	for _, k := range keys {
 		env = append(env, k+"="+f.Env[k])
 	}
-	return env
+	return append(env, s.otlpEnv()...)
 }
 
 // runtimeEnv adds what only the runtime sees (docs/lambda-apis.md, "Runtime API").

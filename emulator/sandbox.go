@@ -94,6 +94,7 @@ type Sandbox struct {
 	ln       net.Listener
 	addr     string
 	tmpDir   string // the environment's /tmp (TMPDIR of every process)
+	otlpAddr string // the environment's OTLP endpoint on the shared loopback (otlpport.go)
 	ownTmp   bool   // tmpDir was made by Start and is removed by Shutdown
 	reqMu    sync.RWMutex
 	reqDone  bool
@@ -320,7 +321,9 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		if ln, err = s.ns.listen(listen); err != nil {
 			err = fmt.Errorf("listen %s in the environment's namespace: %w", listen, err)
 		}
-	} else {
+	} else if s.otlpAddr, err = freeLoopbackAddr(); err == nil {
+		// On the shared loopback each environment needs an OTLP port of its own (otlpport.go);
+		// in a namespace of its own the SDK's default localhost:4318 is the environment's.
 		listen := orDefault(s.cfg.Listen, defaultListen)
 		if ln, err = net.Listen("tcp", listen); err != nil {
 			err = fmt.Errorf("listen %s: %w", listen, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/azlens/azlens/extension-agent/forward"
 	"github.com/azlens/azlens/extension-agent/lambdaext"
 	"github.com/azlens/azlens/extension-agent/listener"
+	"github.com/azlens/azlens/extension-agent/otlpin"
 )
 
 // Version is the agent's version, reported in the User-Agent and the agent object.
@@ -94,7 +95,7 @@ func Run(ctx context.Context, opt Options) error {
 		return idle(ctx, client)
 	}
 	a := &agent{cfg: cfg, client: client, log: log, getenv: getenv,
-		tracker: newTracker(), policy: newPolicy(cfg.FlushMode, cfg.FlushInterval)}
+		tracker: newTracker(), policy: newPolicy(cfg.FlushMode, cfg.FlushInterval, 2*cfg.TelemetryTimeout)}
 	a.env = newEnvironment(getenv, reg.FunctionName, reg.FunctionVersion, reg.AccountID)
 	a.readAZ(ctx)
 	if err := a.start(ctx); err != nil {
@@ -157,6 +158,7 @@ type agent struct {
 	policy  *policy
 	fwd     *forward.Forwarder
 	srv     *listener.Server
+	otlp    *otlpin.Server
 
 	mu       sync.Mutex
 	env      environment
@@ -219,6 +221,14 @@ func (a *agent) start(ctx context.Context) error {
 		return initError(ctx, a.client, ErrTypeListener, fmt.Errorf("start telemetry listener: %w", err))
 	}
 	a.srv = srv
+	if cfg.OTLPEndpoint != "" {
+		oh := otlpin.NewHandler(a.fwd, a.fwd, cfg.OTLPMaxBytes, a.log)
+		if a.otlp, err = otlpin.Listen(cfg.OTLPEndpoint, oh); err != nil {
+			// Another OTLP receiver (the OTel layer's collector) may hold the port: the platform's
+			// telemetry is still worth forwarding, and failing the init would fail the function.
+			a.log.Warn("OTLP endpoint disabled: the function's OpenTelemetry data will not reach azlens", "error", err)
+		}
+	}
 	err = a.client.Subscribe(ctx, lambdaext.Subscription{
 		Types:     cfg.TelemetryTypes,
 		MaxItems:  cfg.TelemetryMaxItems,
@@ -231,8 +241,12 @@ func (a *agent) start(ctx context.Context) error {
 		a.fwd.Close()
 		return initError(ctx, a.client, ErrTypeSubscribe, err)
 	}
+	otlpAddr := "off"
+	if a.otlp != nil {
+		otlpAddr = a.otlp.Addr()
+	}
 	a.log.Info("forwarding telemetry", "endpoint", cfg.CollectorEndpoint, "listener", srv.Addr(),
-		"flush_mode", cfg.FlushMode)
+		"otlp", otlpAddr, "flush_mode", cfg.FlushMode)
 	return nil
 }
 
@@ -295,6 +309,15 @@ func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
 		a.mu.Lock()
 		a.fwd.SetResource(a.env.resource())
 		a.mu.Unlock()
+	}
+	if a.cfg.FlushMode == config.FlushAdaptive {
+		// While busy the environment is thawed between invocations: let the sender itself send
+		// what waits longer than the busy cadence, not only at the next invocation's start.
+		if a.policy.busy() {
+			a.fwd.SetMaxAge(a.policy.busyInterval)
+		} else {
+			a.fwd.SetMaxAge(0)
+		}
 	}
 	if !a.cfg.SubscribesPlatform() || !a.policy.holdAtEnd() {
 		if a.policy.flushDue(now) {
@@ -360,11 +383,15 @@ func (a *agent) shutdown(deadline time.Time) error {
 	return nil
 }
 
+// stopListener closes the Telemetry API listener and the OTLP endpoint, waiting (briefly) for
+// requests in flight so what they carry is in the forwarder before its last flush.
 func (a *agent) stopListener() {
-	if a.srv == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_ = a.srv.Shutdown(ctx)
+	if a.otlp != nil {
+		_ = a.otlp.Shutdown(ctx)
+	}
+	if a.srv != nil {
+		_ = a.srv.Shutdown(ctx)
+	}
 }

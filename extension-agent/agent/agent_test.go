@@ -23,19 +23,19 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestAdaptivePolicyHoldsWhenIdleAndFlushesInTheBackgroundWhenBusy(t *testing.T) {
-	p := newPolicy(config.FlushAdaptive, time.Second)
+	p := newPolicy(config.FlushAdaptive, time.Second, 50*time.Millisecond)
 	t0 := time.Unix(1000, 0)
-	// Sparse invocations (every 5 s): hold at every end.
+	// Sparse invocations (every 5 s): hold at every end but the first (nothing known yet).
 	for i := range 10 {
 		now := t0.Add(time.Duration(i) * 5 * time.Second)
 		p.invoked(now)
-		if !p.holdAtEnd() {
-			t.Fatalf("sparse invocation %d not held", i)
+		if p.holdAtEnd() != (i > 0) {
+			t.Fatalf("sparse invocation %d: held = %v", i, !(i > 0))
 		}
 		p.flushed(now)
 	}
 	// Busy (every 10 ms): once the window has filled, never hold; flush in the background once
-	// per interval.
+	// per busy interval (50 ms here: twice the subscription's timeoutMs).
 	t1 := t0.Add(time.Minute)
 	holds, kicks := 0, 0
 	for i := range 300 { // 3 s of traffic
@@ -52,8 +52,8 @@ func TestAdaptivePolicyHoldsWhenIdleAndFlushesInTheBackgroundWhenBusy(t *testing
 	if holds != 3 { // the first 3 of the burst still see sparse arrivals in the window
 		t.Fatalf("busy function held %d times, want only the 3 before the window filled", holds)
 	}
-	if kicks < 2 || kicks > 3 {
-		t.Fatalf("%d background flushes in 3 s, want one per second", kicks)
+	if kicks < 55 || kicks > 61 {
+		t.Fatalf("%d background flushes in 3 s, want one per 50 ms", kicks)
 	}
 	// Traffic slows down again: back to holding at every end.
 	t2 := t1.Add(time.Minute)
@@ -65,10 +65,38 @@ func TestAdaptivePolicyHoldsWhenIdleAndFlushesInTheBackgroundWhenBusy(t *testing
 	}
 }
 
+// Right after init a back-to-back caller must not queue behind holds while the rate is learned:
+// the first invocation does not hold, the second already knows the rate from one gap.
+func TestAdaptivePolicyNeverHoldsBackToBackInvocationsAfterInit(t *testing.T) {
+	p := newPolicy(config.FlushAdaptive, time.Second, 50*time.Millisecond)
+	t0 := time.Unix(1000, 0)
+	for i := range 200 {
+		now := t0.Add(time.Duration(i) * 2 * time.Millisecond)
+		p.invoked(now)
+		if p.holdAtEnd() {
+			t.Fatalf("back-to-back invocation %d after init held", i)
+		}
+	}
+	// Low rate after init: the second invocation holds (its gap is above the interval).
+	q := newPolicy(config.FlushAdaptive, time.Second, 50*time.Millisecond)
+	q.invoked(t0)
+	if q.holdAtEnd() {
+		t.Fatal("first invocation held")
+	}
+	if !q.flushDue(t0) {
+		t.Fatal("first invocation: no background flush of what already arrived")
+	}
+	q.flushed(t0)
+	q.invoked(t0.Add(5 * time.Second))
+	if !q.holdAtEnd() {
+		t.Fatal("second invocation 5 s after the first not held")
+	}
+}
+
 func TestFixedModes(t *testing.T) {
 	now := time.Unix(1000, 0)
-	end := newPolicy(config.FlushEnd, time.Second)
-	periodic := newPolicy(config.FlushPeriodic, time.Second)
+	end := newPolicy(config.FlushEnd, time.Second, 50*time.Millisecond)
+	periodic := newPolicy(config.FlushPeriodic, time.Second, 50*time.Millisecond)
 	for i := range 20 {
 		at := now.Add(time.Duration(i) * time.Millisecond)
 		end.invoked(at)
@@ -90,7 +118,7 @@ func TestFixedModes(t *testing.T) {
 }
 
 func TestMissedRuntimeDoneStopsHoldingForAWhile(t *testing.T) {
-	p := newPolicy(config.FlushEnd, time.Second)
+	p := newPolicy(config.FlushEnd, time.Second, 50*time.Millisecond)
 	p.missedRuntimeDone()
 	for i := range 16 {
 		if p.holdAtEnd() {

@@ -22,6 +22,11 @@ import (
 type policy struct {
 	mode     string
 	interval time.Duration
+	// busyInterval is the background flush cadence of adaptive mode while busy: the subscription's
+	// buffering delay bounds how fresh the data can be anyway, so flushing twice per timeoutMs
+	// keeps a busy environment's data within ≈ 3 × timeoutMs of the collector, at most one
+	// request per busyInterval and only when something new is buffered.
+	busyInterval time.Duration
 
 	arrivals  [4]time.Time // INVOKE arrival times, a ring: a short window keeps the ramp-up short
 	n         int
@@ -29,8 +34,8 @@ type policy struct {
 	skipWaits int // invocations left that must not wait, after runtimeDone failed to arrive
 }
 
-func newPolicy(mode string, interval time.Duration) *policy {
-	return &policy{mode: mode, interval: interval}
+func newPolicy(mode string, interval, busyInterval time.Duration) *policy {
+	return &policy{mode: mode, interval: interval, busyInterval: min(busyInterval, interval)}
 }
 
 func (p *policy) invoked(now time.Time) {
@@ -38,7 +43,9 @@ func (p *policy) invoked(now time.Time) {
 	p.n++
 }
 
-// busy: the mean time between the last invocations is below the flush interval.
+// busy: the mean time between the last invocations (up to 3 gaps) is below the flush interval.
+// One gap is enough to decide: the first invocations after init are where holding hurts most
+// (back-to-back callers queue behind every hold), so the policy must not need 3 of them to learn.
 func (p *policy) busy() bool {
 	switch p.mode {
 	case config.FlushEnd:
@@ -46,25 +53,46 @@ func (p *policy) busy() bool {
 	case config.FlushPeriodic:
 		return true
 	}
-	if p.n < len(p.arrivals) {
+	k := min(p.n, len(p.arrivals)) // arrivals known
+	if k < 2 {
 		return false
 	}
 	newest := p.arrivals[(p.n-1)%len(p.arrivals)]
-	oldest := p.arrivals[p.n%len(p.arrivals)]
-	return newest.Sub(oldest) < p.interval*time.Duration(len(p.arrivals)-1)
+	oldest := p.arrivals[(p.n-k)%len(p.arrivals)]
+	return newest.Sub(oldest) < p.interval*time.Duration(k-1)
 }
 
+// learning: adaptive mode before the second invocation, when nothing is known of the rate.
+func (p *policy) learning() bool { return p.mode == config.FlushAdaptive && p.n < 2 }
+
 // holdAtEnd reports whether this invocation's end waits for runtimeDone and flushes.
+//
+// The first invocation of an adaptive environment does not hold: with back-to-back callers a
+// hold there (≈ the subscription's timeoutMs) lands on every environment's first calls and
+// dominates their p99. Its data is not lost: what reached the agent (init logs, the SDK's
+// ForceFlush-ed OTLP) leaves in a background flush started at once, and what the Telemetry API
+// still buffers (its runtimeDone, late logs) leaves with the next invocation — held from then on
+// if the rate turns out low — or at SHUTDOWN.
 func (p *policy) holdAtEnd() bool {
 	if p.skipWaits > 0 {
 		p.skipWaits--
 		return false
 	}
+	if p.learning() {
+		return false
+	}
 	return !p.busy()
 }
 
-// flushDue reports whether a background flush is due (not holding: busy, or runtimeDone missing).
-func (p *policy) flushDue(now time.Time) bool { return now.Sub(p.lastFlush) >= p.interval }
+// flushDue reports whether a background flush is due (not holding: busy, learning, or runtimeDone
+// missing): once per interval, or per busyInterval while adaptive mode finds the function busy.
+func (p *policy) flushDue(now time.Time) bool {
+	d := p.interval
+	if p.mode == config.FlushAdaptive && p.busyInterval > 0 && p.busy() {
+		d = p.busyInterval
+	}
+	return now.Sub(p.lastFlush) >= d
+}
 
 func (p *policy) flushed(now time.Time) { p.lastFlush = now }
 

@@ -28,6 +28,10 @@ const (
 	FlushAdaptive = "adaptive"
 )
 
+// DefaultOTLPEndpoint is where the OpenTelemetry SDK exports OTLP/HTTP by default
+// (OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318), as to the OTel Lambda layer's collector.
+const DefaultOTLPEndpoint = "127.0.0.1:4318"
+
 // Config is the agent's whole configuration.
 type Config struct {
 	// CollectorEndpoint is the base URL of the collector's lambdatelemetry receiver; batches go to
@@ -83,6 +87,12 @@ type Config struct {
 	RetryInitial time.Duration
 	RetryMax     time.Duration
 
+	// OTLPEndpoint is the host:port of the OTLP/HTTP endpoint the function's OpenTelemetry SDK
+	// exports to; empty when disabled (AZLENS_OTLP_ENDPOINT=none).
+	OTLPEndpoint string
+	// OTLPMaxBytes bounds one OTLP request, compressed and uncompressed (413 above).
+	OTLPMaxBytes int
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 }
@@ -122,6 +132,9 @@ func Load(getenv func(string) string) (Config, error) {
 
 		RetryInitial: p.millis("AZLENS_RETRY_INITIAL_MS", 100, 1, 60000),
 		RetryMax:     p.millis("AZLENS_RETRY_MAX_MS", 5000, 1, 600000),
+
+		OTLPEndpoint: p.hostPort("AZLENS_OTLP_ENDPOINT", DefaultOTLPEndpoint),
+		OTLPMaxBytes: p.integer("AZLENS_OTLP_MAX_BYTES", 4<<20, 1<<10, 64<<20),
 
 		LogLevel: p.oneOf("AZLENS_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
@@ -251,6 +264,24 @@ func (p *parser) endpoint(name string) string {
 		return ""
 	}
 	return strings.TrimRight(v, "/")
+}
+
+// hostPort reads a listen address; "none" disables (empty result).
+func (p *parser) hostPort(name, def string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	switch {
+	case v == "":
+		return def
+	case strings.EqualFold(v, "none"):
+		return ""
+	}
+	host, port, err := net.SplitHostPort(v)
+	n, perr := strconv.Atoi(port)
+	if err != nil || host == "" || perr != nil || n < 1 || n > 65535 || n == 9001 {
+		p.fail(name, "must be host:port (port 1-65535, not 9001) or none, e.g. 127.0.0.1:4318, got %q", v)
+		return def
+	}
+	return v
 }
 
 func (p *parser) types(name string) []string {

@@ -15,6 +15,7 @@ var (
 	functionPath string // the emulator's aws-lambda-go test function
 	biglinePath  string // testdata/bigline, for 300 KB log lines
 	noopPath     string // testdata/noop, the benchmarks' reference extension, built the same way
+	helloPath    string // examples/hello: aws-lambda-go with the OTel SDK and otellambda
 )
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, "azlens-agent-e2e-", buildAll)) }
@@ -30,6 +31,10 @@ func buildAll(dir string) error {
 	}
 	noopPath = filepath.Join(dir, "noop", "extensions", "noop")
 	if err := goBuild(noopPath, "./testdata/noop"); err != nil {
+		return err
+	}
+	helloPath = filepath.Join(dir, "hello", "bootstrap")
+	if err := goBuild(helloPath, "../../examples/hello"); err != nil {
 		return err
 	}
 	biglinePath = filepath.Join(dir, "bigline", "bootstrap")

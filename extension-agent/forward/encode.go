@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,8 @@ type counters struct {
 	batchesFailed atomic.Uint64
 	flushMicros   atomic.Uint64
 	flushes       atomic.Uint64
+	otlpReceived  atomic.Uint64
+	otlpRejected  atomic.Uint64
 }
 
 // Stats is a snapshot of the counters.
@@ -34,6 +37,11 @@ type Stats struct {
 	BatchesFailed   uint64 // failed attempts, retried or not
 	FlushMillisSum  float64
 	FlushCount      uint64
+	// OTLPReceived counts OTLP payloads accepted from the SDK; each is also one item in the Events*
+	// counters, which count everything a batch carries.
+	OTLPReceived uint64
+	// OTLPRejected counts OTLP requests answered with an error status (lost at the SDK's side).
+	OTLPRejected uint64
 }
 
 // Stats returns the counters.
@@ -50,6 +58,8 @@ func (f *Forwarder) Stats() Stats {
 		BatchesFailed:   c.batchesFailed.Load(),
 		FlushMillisSum:  float64(c.flushMicros.Load()) / 1000,
 		FlushCount:      c.flushes.Load(),
+		OTLPReceived:    c.otlpReceived.Load(),
+		OTLPRejected:    c.otlpRejected.Load(),
 	}
 }
 
@@ -58,7 +68,8 @@ var gzipWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-// encode renders a batch in wire format v1, with the counters as they are now. A batch is encoded
+// encode renders a batch in wire format v2 (v1 plus the "otlp" array), with the counters as they
+// are now. A batch is encoded
 // once (see encoded): retries resend the same bytes under the same seq.
 func (f *Forwarder) encode(b *batch) (body []byte, gz bool, err error) {
 	res := *f.resource.Load()
@@ -79,14 +90,38 @@ func (f *Forwarder) encode(b *batch) (body []byte, gz bool, err error) {
 	buf = append(buf, `,"flush_duration_ms_sum":`...)
 	buf = strconv.AppendFloat(buf, s.FlushMillisSum, 'f', 3, 64)
 	buf = appendUint(buf, "flush_count", s.FlushCount)
+	buf = appendUint(buf, "otlp_received", s.OTLPReceived)
+	buf = appendUint(buf, "otlp_rejected", s.OTLPRejected)
 	buf = append(buf, `},"events":[`...)
-	for i, e := range b.events {
-		if i > 0 {
+	n, otlp := 0, 0
+	for _, e := range b.events {
+		if isOTLP(e) {
+			otlp++
+			continue
+		}
+		if n > 0 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, e...)
+		n++
 	}
-	buf = append(buf, "]}"...)
+	buf = append(buf, ']')
+	if otlp > 0 {
+		buf = append(buf, `,"otlp":[`...)
+		n = 0
+		for _, e := range b.events {
+			if !isOTLP(e) {
+				continue
+			}
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, e[1:]...)
+			n++
+		}
+		buf = append(buf, ']')
+	}
+	buf = append(buf, '}')
 	if !f.opt.Gzip {
 		return buf, false, nil
 	}
@@ -109,4 +144,35 @@ func appendUint(buf []byte, key string, v uint64) []byte {
 	buf = append(buf, key...)
 	buf = append(buf, '"', ':')
 	return strconv.AppendUint(buf, v, 10)
+}
+
+// otlpMark starts an OTLP item among a batch's events: JSON never starts with a NUL byte, so the
+// items share the batch's queue, order, bounds and accounting without a second list.
+const otlpMark = 0
+
+func isOTLP(item []byte) bool { return len(item) > 0 && item[0] == otlpMark }
+
+// otlpItem renders one OTLP payload as an element of v2's "otlp" array:
+// {"signal":"traces","encoding":"protobuf","body":"<base64>"} or, for OTLP/JSON (validated by
+// the endpoint), {"signal":…,"encoding":"json","body":{…}} with the request's object as is.
+func otlpItem(signal, encoding string, body []byte) []byte {
+	n := len(body) + 64
+	if encoding != "json" {
+		n = base64.StdEncoding.EncodedLen(len(body)) + 64
+	}
+	b := make([]byte, 1, n)
+	b[0] = otlpMark
+	b = append(b, `{"signal":`...)
+	b = strconv.AppendQuote(b, signal)
+	b = append(b, `,"encoding":`...)
+	b = strconv.AppendQuote(b, encoding)
+	b = append(b, `,"body":`...)
+	if encoding == "json" {
+		b = append(b, body...)
+	} else {
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, body)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }

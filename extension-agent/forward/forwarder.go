@@ -1,5 +1,5 @@
-// Package forward batches Telemetry API events and sends them to the collector's lambdatelemetry
-// receiver (wire format v1, POST {endpoint}/v1/agent/batch). Memory is bounded: what does not fit
+// Package forward batches Telemetry API events and OTLP payloads and sends them to the collector's
+// lambdatelemetry receiver (wire format v2, POST {endpoint}/v2/agent/batch). Memory is bounded: what does not fit
 // goes to a bounded spool on disk, replayed once the collector answers again; beyond that the
 // oldest batches are dropped. Every event is accounted for in the agent's own cumulative counters,
 // which travel with each batch.
@@ -26,7 +26,7 @@ import (
 
 // Options configure a Forwarder.
 type Options struct {
-	// Endpoint is the receiver's base URL; batches go to Endpoint + "/v1/agent/batch".
+	// Endpoint is the receiver's base URL; batches go to Endpoint + BatchPath.
 	Endpoint string
 	// Token, when set, is sent as a bearer token.
 	Token string
@@ -74,12 +74,13 @@ type Forwarder struct {
 	open      [][]byte
 	openBytes int
 	openSince time.Time
-	queue     []*batch // sealed, oldest first
-	inflight  *batch   // a memory batch being sent
-	memBytes  int      // events in open, queue and inflight
-	order     uint64   // last order assigned at sealing
-	failures  uint64   // retryable failures so far
-	failing   bool     // the last attempt failed retryably
+	queue     []*batch      // sealed, oldest first
+	inflight  *batch        // a memory batch being sent
+	memBytes  int           // events in open, queue and inflight
+	maxAge    time.Duration // BatchMaxAge, or shorter while SetMaxAge says so
+	order     uint64        // last order assigned at sealing
+	failures  uint64        // retryable failures so far
+	failing   bool          // the last attempt failed retryably
 	retryAt   time.Time
 	attempt   int
 	changed   chan struct{}
@@ -129,7 +130,7 @@ func New(opt Options, resource []byte) *Forwarder {
 	}
 	f := &Forwarder{
 		opt: opt,
-		url: opt.Endpoint + contract.AgentBatchPath,
+		url: opt.Endpoint + BatchPath,
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: opt.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -143,6 +144,7 @@ func New(opt Options, resource []byte) *Forwarder {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
+	f.maxAge = opt.BatchMaxAge
 	if opt.Transport != nil {
 		f.client.Transport = opt.Transport
 	}
@@ -168,6 +170,21 @@ func (f *Forwarder) Start() {
 		f.run(ctx)
 	}()
 }
+
+// BatchPath is where batches go: wire format v2. A v1 body (no "otlp") is a valid v2 body, so
+// batches spooled by an older agent replay there unchanged.
+const BatchPath = contract.AgentBatchV2Path
+
+// AddOTLP takes one OTLP payload accepted by the OTLP endpoint (uncompressed body, owned by the
+// forwarder from now on). It is one item of the batch, bounded, spooled and dropped like an event.
+func (f *Forwarder) AddOTLP(signal, encoding string, body []byte) {
+	item := otlpItem(signal, encoding, body)
+	f.c.otlpReceived.Add(1)
+	f.Add([][]byte{item}, len(item))
+}
+
+// RejectOTLP counts an OTLP request answered with an error status.
+func (f *Forwarder) RejectOTLP() { f.c.otlpRejected.Add(1) }
 
 // Add takes the events of one listener POST; they share one buffer the forwarder now owns.
 func (f *Forwarder) Add(events [][]byte, size int) {
@@ -317,10 +334,10 @@ func (f *Forwarder) next() (b *batch, replay bool, wait time.Duration) {
 		return nil, false, f.retryAt.Sub(now)
 	}
 	if len(f.queue) == 0 && len(f.open) > 0 {
-		if age := now.Sub(f.openSince); age >= f.opt.BatchMaxAge {
+		if age := now.Sub(f.openSince); age >= f.maxAge {
 			f.sealLocked()
 		} else {
-			wait = f.opt.BatchMaxAge - age
+			wait = f.maxAge - age
 		}
 	}
 	if len(f.queue) > 0 {
@@ -578,6 +595,22 @@ func (f *Forwarder) flush(ctx context.Context, mode flushMode) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// SetMaxAge lowers the age at which the sender seals and sends the open batch (never above
+// BatchMaxAge; 0 restores it). The flush policy shortens it while a busy environment is thawed
+// between back-to-back invocations, so data does not wait there for a whole BatchMaxAge.
+func (f *Forwarder) SetMaxAge(d time.Duration) {
+	if d <= 0 || d > f.opt.BatchMaxAge {
+		d = f.opt.BatchMaxAge
+	}
+	f.mu.Lock()
+	changed := f.maxAge != d
+	f.maxAge = d
+	f.mu.Unlock()
+	if changed {
+		f.poke()
 	}
 }
 

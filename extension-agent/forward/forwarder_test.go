@@ -687,3 +687,35 @@ func TestOutageKeepsLiveHeapBounded(t *testing.T) {
 		t.Fatalf("live heap grew: base %d, after 40 MB %d, after 72 MB %d", base, after40, after72)
 	}
 }
+
+// A shortened batch age sends the open batch without any flush or kick (BatchMaxAge is an hour);
+// OTLP payloads travel in the same batches, in wire format v2's "otlp" array.
+func TestSetMaxAgeSendsTheOpenBatchAndOTLPTravelsInV2(t *testing.T) {
+	sink := collectortest.New(t)
+	f := newForwarder(t, sink, nil)
+	f.SetMaxAge(10 * time.Millisecond)
+	evs, size := post("a", 2, 10)
+	f.Add(evs, size)
+	f.AddOTLP("traces", "protobuf", []byte{0x0a, 0x00})
+	f.AddOTLP("logs", "json", []byte(`{"resourceLogs":[]}`))
+	if err := sink.Wait(waitCtx(t), func(b []collectortest.Batch, _ int) bool {
+		n := 0
+		for _, x := range b {
+			n += len(x.OTLP)
+		}
+		return collectortest.CountEvents(b) == 2 && n == 2
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []collectortest.OTLP
+	for _, b := range sink.Batches() {
+		got = append(got, b.OTLP...)
+	}
+	if got[0].Signal != "traces" || got[0].Encoding != "protobuf" || string(got[0].Body) != `"CgA="` ||
+		got[1].Signal != "logs" || got[1].Encoding != "json" || string(got[1].Body) != `{"resourceLogs":[]}` {
+		t.Fatalf("otlp items: %+v", got)
+	}
+	if s := f.Stats(); s.OTLPReceived != 2 || s.EventsReceived != 4 {
+		t.Fatalf("counters: %+v", s)
+	}
+}

@@ -13,12 +13,16 @@ package contract
 // The agent → receiver wire format. Its version is in the path: a
 // receiver serves every version it understands on its own path.
 const (
-	// AgentWireVersion is the version of the agent batch format
-	// {"resource":{…},"agent":{…},"events":[…]} posted to AgentBatchPath.
-	AgentWireVersion = 1
-	// AgentBatchPath is where the agent posts its batches, below the
-	// receiver's base URL.
+	// AgentWireVersion is the version of the agent batch format the agent
+	// posts: 2, {"resource":{…},"agent":{…},"events":[…],"otlp":[…]} posted
+	// to AgentBatchV2Path.
+	AgentWireVersion = 2
+	// AgentBatchPath takes version 1, {"resource":{…},"agent":{…},"events":[…]}
+	// (agents before the OTLP endpoint; still served).
 	AgentBatchPath = "/v1/agent/batch"
+	// AgentBatchV2Path takes version 2: version 1 plus "otlp", the function's
+	// own OTLP payloads. A version 1 body is a valid version 2 body.
+	AgentBatchV2Path = "/v2/agent/batch"
 	// TelemetryPath takes Telemetry API arrays posted directly by Lambda.
 	TelemetryPath = "/v1/telemetry"
 )

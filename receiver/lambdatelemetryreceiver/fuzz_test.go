@@ -48,7 +48,7 @@ func FuzzAgentBatchHandler(f *testing.F) {
 	f.Add([]byte(`{"resource":{"faas.instance":"e"},"events":[{"time":"2026-03-01T10:00:00.000Z","type":"platform.report","record":{"requestId":"x","metrics":{"durationMs":1e308}}}]}`))
 	r := fuzzReceiver(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, status, _, msg := r.process(context.Background(), body, true)
+		_, status, _, msg := r.process(context.Background(), body, bodyAgentV1)
 		checkStatus(t, status, msg)
 	})
 }
@@ -63,7 +63,7 @@ func FuzzTelemetryHandler(f *testing.F) {
 	f.Add([]byte(oneInvocation))
 	r := fuzzReceiver(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, status, _, msg := r.process(context.Background(), body, false)
+		_, status, _, msg := r.process(context.Background(), body, bodyTelemetry)
 		checkStatus(t, status, msg)
 	})
 }

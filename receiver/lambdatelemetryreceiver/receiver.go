@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/otel/attribute"
@@ -125,6 +126,7 @@ func (r *lambdaReceiver) Start(ctx context.Context, host component.Host) error {
 func (r *lambdaReceiver) start(ctx context.Context, host component.Host) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc(AgentBatchPath, r.handleAgentBatch)
+	mux.HandleFunc(AgentBatchV2Path, r.handleAgentBatchV2)
 	mux.HandleFunc(TelemetryPath, r.handleTelemetry)
 	srv, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
 	if err != nil {
@@ -232,15 +234,26 @@ func (r *lambdaReceiver) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Kinds of body served.
+const (
+	bodyTelemetry = iota // a plain Telemetry API POST
+	bodyAgentV1
+	bodyAgentV2
+)
+
 func (r *lambdaReceiver) handleAgentBatch(w http.ResponseWriter, req *http.Request) {
-	r.handle(w, req, true)
+	r.handle(w, req, bodyAgentV1)
+}
+
+func (r *lambdaReceiver) handleAgentBatchV2(w http.ResponseWriter, req *http.Request) {
+	r.handle(w, req, bodyAgentV2)
 }
 
 func (r *lambdaReceiver) handleTelemetry(w http.ResponseWriter, req *http.Request) {
-	r.handle(w, req, false)
+	r.handle(w, req, bodyTelemetry)
 }
 
-func (r *lambdaReceiver) handle(w http.ResponseWriter, req *http.Request, agent bool) {
+func (r *lambdaReceiver) handle(w http.ResponseWriter, req *http.Request, kind int) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		r.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+req.Method+" not allowed: use POST")
@@ -262,7 +275,7 @@ func (r *lambdaReceiver) handle(w http.ResponseWriter, req *http.Request, agent 
 		r.fail(w, http.StatusBadRequest, "read", "read body: "+err.Error())
 		return
 	}
-	resp, status, reason, msg := r.process(req.Context(), body, agent)
+	resp, status, reason, msg := r.process(req.Context(), body, kind)
 	if status != http.StatusOK {
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", retryAfterSeconds)
@@ -283,10 +296,11 @@ type errorResponse struct {
 
 // process decodes, maps and consumes one body. Decoding is all-or-nothing,
 // so a malformed body changes no state.
-func (r *lambdaReceiver) process(ctx context.Context, body []byte, agent bool) (acceptedResponse, int, string, string) {
+func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (acceptedResponse, int, string, string) {
 	var b *telemetryevent.Batch
 	var err error
 	resource := r.resource
+	agent := kind != bodyTelemetry
 	if agent {
 		b, err = r.decoder.DecodeAgentBatch(body)
 	} else {
@@ -295,10 +309,33 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, agent bool) (
 	if err != nil {
 		return acceptedResponse{}, http.StatusBadRequest, "malformed", err.Error()
 	}
+	var sdk mapping.OTLP
+	nOTLP := 0
+	if kind == bodyAgentV2 {
+		var bad []otlpItemError
+		sdk, nOTLP, bad, err = decodeOTLP(body)
+		if err != nil {
+			r.decoder.Release(b)
+			return acceptedResponse{}, http.StatusBadRequest, "malformed", err.Error()
+		}
+		if len(bad) > 0 {
+			r.dropped.Add(ctx, int64(len(bad)), metric.WithAttributes(attribute.String("reason", "otlp_undecodable")))
+			r.warnFirst("dropped:otlp_undecodable", "dropping OTLP payloads pdata cannot decode (counted in azlens.receiver.dropped_items{reason=otlp_undecodable})", zap.Error(bad[0]))
+		}
+	}
 	if agent {
 		resource = mapping.ResourceFromFields(b.Resource)
 	}
 	out := r.mapper.Apply(resource, b, xxhash.Sum64(body), r.clock.Now())
+	if !out.Duplicate && (len(sdk.Traces)+len(sdk.Metrics)+len(sdk.Logs)) > 0 {
+		joined := r.mapper.ApplyOTLP(resource, sdk, r.clock.Now())
+		out.SDKMetrics = pmetric.NewMetrics()
+		joined.Metrics.CopyTo(out.SDKMetrics)
+		joined.Traces.ResourceSpans().MoveAndAppendTo(out.Traces.ResourceSpans())
+		joined.Logs.ResourceLogs().MoveAndAppendTo(out.Logs.ResourceLogs())
+		joined.Metrics.ResourceMetrics().MoveAndAppendTo(out.Metrics.ResourceMetrics())
+		out.OTLPUnjoined += joined.OTLPUnjoined
+	}
 	seq, hasSeq := int64(0), false
 	if b.Agent != nil {
 		seq, hasSeq = b.Agent.Seq, b.Agent.HasSeq
@@ -317,7 +354,7 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, agent bool) (
 		}
 		return acceptedResponse{}, http.StatusServiceUnavailable, "retryable", "downstream unavailable, retry later: " + err.Error()
 	}
-	return acceptedResponse{Accepted: nEvents}, http.StatusOK, "", ""
+	return acceptedResponse{Accepted: nEvents + nOTLP}, http.StatusOK, "", ""
 }
 
 // consume hands the output to the next consumers with obsreport

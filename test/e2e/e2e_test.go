@@ -298,11 +298,20 @@ func invoke(ctx context.Context, base string, c *call) error {
 	return nil
 }
 
-// span is a received span with its resource.
+// span is a received span with its resource and the name of its instrumentation scope.
 type span struct {
 	ptrace.Span
-	res pcommon.Map
+	res   pcommon.Map
+	scope string
 }
+
+// Scopes of the function's own spans (examples/hello: otellambda's server span, its "greet" span).
+const (
+	otellambdaScope = "go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda"
+	helloScope      = "github.com/azlens/azlens/examples/hello"
+)
+
+func (s span) fromSDK() bool { return s.scope == otellambdaScope || s.scope == helloScope }
 
 func str(m pcommon.Map, k string) string {
 	v, ok := m.Get(k)
@@ -318,9 +327,10 @@ func collectSpans(sink *e2etest.Sink) []span {
 		for i := 0; i < td.ResourceSpans().Len(); i++ {
 			rs := td.ResourceSpans().At(i)
 			for j := 0; j < rs.ScopeSpans().Len(); j++ {
+				scope := rs.ScopeSpans().At(j).Scope().Name()
 				ss := rs.ScopeSpans().At(j).Spans()
 				for k := 0; k < ss.Len(); k++ {
-					out = append(out, span{ss.At(k), rs.Resource().Attributes()})
+					out = append(out, span{ss.At(k), rs.Resource().Attributes(), scope})
 				}
 			}
 		}
@@ -330,12 +340,27 @@ func collectSpans(sink *e2etest.Sink) []span {
 
 func checkTraces(t *testing.T, sink *e2etest.Sink, calls []*call) {
 	t.Helper()
-	var spans []span
+	var spans, sdk []span
 	byInvocation := map[string][]span{}
+	handlers := map[string][]span{}
 	var inits []span
 	waitFor(t, e2etest.WaitLimit, "a span for every invocation and an init span per environment", func() (bool, string) {
-		spans = collectSpans(sink)
+		spans, sdk = spans[:0], sdk[:0]
+		for _, s := range collectSpans(sink) {
+			if s.fromSDK() {
+				sdk = append(sdk, s)
+			} else {
+				spans = append(spans, s)
+			}
+		}
 		byInvocation = map[string][]span{}
+		handlers = map[string][]span{}
+		for _, s := range sdk {
+			if s.scope == otellambdaScope {
+				id := str(s.Attributes(), "faas.invocation_id")
+				handlers[id] = append(handlers[id], s)
+			}
+		}
 		inits = inits[:0]
 		for _, s := range spans {
 			if s.Kind() == ptrace.SpanKindServer {
@@ -348,7 +373,7 @@ func checkTraces(t *testing.T, sink *e2etest.Sink, calls []*call) {
 		}
 		var missing []int
 		for _, c := range calls {
-			if len(byInvocation[c.requestID]) == 0 {
+			if len(byInvocation[c.requestID]) == 0 || len(handlers[c.requestID]) == 0 {
 				missing = append(missing, c.i)
 			}
 		}
@@ -430,7 +455,39 @@ func checkTraces(t *testing.T, sink *e2etest.Sink, calls []*call) {
 			}
 		}
 	}
-	t.Logf("%d spans: %d SERVER (%d with an incoming X-Ray header), %d init", len(spans), serverSpans, traced, len(inits))
+	t.Logf("%d spans: %d SERVER (%d with an incoming X-Ray header), %d init; %d of the function's own", len(spans), serverSpans, traced, len(inits), len(sdk))
+
+	// The function's own spans (OTel SDK + otellambda → agent → collector): each invocation's
+	// handler span is a child of its invocation span, in its trace, with the environment's
+	// resource; the handler's "greet" span stays under it.
+	greet := map[pcommon.SpanID]int{}
+	for _, s := range sdk {
+		if s.Name() == "greet" {
+			greet[s.ParentSpanID()]++
+		}
+	}
+	for inv, c := range invocationSpan {
+		p := byID[inv]
+		hs := handlers[c.requestID]
+		if len(hs) != 1 {
+			t.Errorf("invocation %d: %d handler spans from the SDK, want 1", c.i, len(hs))
+			continue
+		}
+		h := hs[0]
+		if h.TraceID() != p.TraceID() || h.ParentSpanID() != inv {
+			t.Errorf("invocation %d: handler span in trace %s under %s, want under the invocation span %s/%s",
+				c.i, h.TraceID(), h.ParentSpanID(), p.TraceID(), inv)
+		}
+		if az := str(h.res, "cloud.availability_zone"); az != c.servedBy {
+			t.Errorf("invocation %d: handler span cloud.availability_zone %q, served by %q", c.i, az, c.servedBy)
+		}
+		if str(h.res, "faas.instance") != c.env {
+			t.Errorf("invocation %d: handler span faas.instance %q, environment %q", c.i, str(h.res, "faas.instance"), c.env)
+		}
+		if greet[h.SpanID()] != 1 {
+			t.Errorf("invocation %d: %d greet spans under the handler span, want 1", c.i, greet[h.SpanID()])
+		}
+	}
 
 	// Children of the invocation spans: runtimeDone's spans (and extensionOverhead).
 	children := map[pcommon.SpanID][]string{}
@@ -514,7 +571,7 @@ func checkLogs(t *testing.T, sink *e2etest.Sink, calls []*call) {
 	t.Helper()
 	spanOf := map[string]span{}
 	for _, s := range collectSpans(sink) {
-		if s.Kind() == ptrace.SpanKindServer {
+		if s.Kind() == ptrace.SpanKindServer && !s.fromSDK() { // the platform's invocation span
 			spanOf[str(s.Attributes(), "faas.invocation_id")] = s
 		}
 	}

@@ -1,5 +1,5 @@
 // Package collectortest is a test collector: an httptest server speaking the receiver side of the
-// agent → collector wire format v1 (POST /v1/agent/batch). It stands in for the lambdatelemetry
+// agent → collector wire format (v1: POST /v1/agent/batch; v2, which adds "otlp": /v2/agent/batch). It stands in for the lambdatelemetry
 // receiver, built concurrently by another engineer, so the agent can be tested against the wire
 // contract alone; it records every batch and answers what the test tells it to.
 package collectortest
@@ -30,8 +30,10 @@ type Batch struct {
 	Resource map[string]any
 	Agent    Agent
 	Events   []Event
-	Gzip     bool
-	Header   http.Header
+	// OTLP holds wire format v2's OTLP payloads.
+	OTLP   []OTLP
+	Gzip   bool
+	Header http.Header
 }
 
 // Agent is the agent object of a batch.
@@ -48,6 +50,13 @@ type Agent struct {
 	BatchesFailed      uint64  `json:"batches_failed"`
 	FlushDurationMsSum float64 `json:"flush_duration_ms_sum"`
 	FlushCount         uint64  `json:"flush_count"`
+}
+
+// OTLP is one element of v2's "otlp" array; Body is a JSON string (base64 protobuf) or object.
+type OTLP struct {
+	Signal   string          `json:"signal"`
+	Encoding string          `json:"encoding"`
+	Body     json.RawMessage `json:"body"`
 }
 
 // Event is one Telemetry API event of a batch; Raw is its exact JSON.
@@ -163,7 +172,7 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Method != http.MethodPost || r.URL.Path != contract.AgentBatchPath {
+	if r.Method != http.MethodPost || (r.URL.Path != contract.AgentBatchPath && r.URL.Path != contract.AgentBatchV2Path) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
@@ -231,6 +240,7 @@ func decode(r *http.Request, data []byte) (Batch, error) {
 		Resource map[string]any    `json:"resource"`
 		Agent    *Agent            `json:"agent"`
 		Events   []json.RawMessage `json:"events"`
+		OTLP     []OTLP            `json:"otlp"`
 	}
 	dec := json.NewDecoder(body)
 	dec.UseNumber()
@@ -240,7 +250,7 @@ func decode(r *http.Request, data []byte) (Batch, error) {
 	if raw.Resource == nil || raw.Agent == nil || raw.Events == nil {
 		return b, fmt.Errorf("body lacks resource, agent or events")
 	}
-	b.Resource, b.Agent = raw.Resource, *raw.Agent
+	b.Resource, b.Agent, b.OTLP = raw.Resource, *raw.Agent, raw.OTLP
 	for i, e := range raw.Events {
 		var ev Event
 		if err := json.Unmarshal(e, &ev); err != nil || ev.Type == "" || ev.Time == "" {

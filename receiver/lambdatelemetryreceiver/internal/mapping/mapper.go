@@ -52,9 +52,16 @@ type Output struct {
 	EnvironmentsForgotten int
 	// Duplicate is true when the batch's agent seq had already been applied.
 	Duplicate bool
+	// SDKMetrics are the function's own metrics (also in Metrics), kept with a stashed batch.
+	SDKMetrics pmetric.Metrics
+	// OTLPUnjoined counts SDK handler spans emitted without their invocation (it never arrived
+	// within the correlation timeout, or the wait list was full).
+	OTLPUnjoined int
 
 	// traceEnvs[i] is the environment of Traces.ResourceSpans().At(i).
 	traceEnvs []*environment
+	// pendingSDK are SDK traces appended to Traces by finish, after the platform's.
+	pendingSDK []ptrace.Traces
 }
 
 func newOutput() Output {
@@ -112,11 +119,14 @@ type environment struct {
 	seqs          seqWindow
 	stash         map[int64]stashed
 	dirty         bool
+	// sdk is the state joining the function's own OTLP data (otlp.go); nil until some arrives.
+	sdk *otlpState
 }
 
 type stashed struct {
-	traces ptrace.Traces
-	logs   plog.Logs
+	traces  ptrace.Traces
+	logs    plog.Logs
+	metrics pmetric.Metrics // the SDK's own (the platform's cumulative ones are re-emitted)
 }
 
 // Mapper is safe for concurrent use; one lock guards all state and output
@@ -169,10 +179,14 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 			if s, ok := env.stash[b.Agent.Seq]; ok {
 				s.traces.CopyTo(out.Traces)
 				s.logs.CopyTo(out.Logs)
+				if s.metrics != (pmetric.Metrics{}) {
+					s.metrics.ResourceMetrics().CopyTo(out.Metrics.ResourceMetrics())
+				}
 				delete(env.stash, b.Agent.Seq)
 			}
 			env.dirty = true
 			m.emitMetrics(env, now, &out)
+			out.finish()
 			return out
 		}
 		env.seqs.add(b.Agent.Seq, digest)
@@ -194,6 +208,8 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 	}
 	env.dirty = true
 	m.emitMetrics(env, now, &out)
+	m.releaseHeld(env, now.Add(-m.set.CorrelationTimeout), false, &out)
+	out.finish()
 	return out
 }
 
@@ -217,7 +233,7 @@ func (m *Mapper) Stash(resource pcommon.Map, seq int64, out Output) {
 			break
 		}
 	}
-	env.stash[seq] = stashed{traces: out.Traces, logs: out.Logs}
+	env.stash[seq] = stashed{traces: out.Traces, logs: out.Logs, metrics: out.SDKMetrics}
 }
 
 func (m *Mapper) scope(s pcommon.InstrumentationScope) {
@@ -269,6 +285,7 @@ func (m *Mapper) forget(env *environment, now time.Time, out *Output) {
 		m.emitPhase(env, p, out)
 	}
 	env.pendingPhases = nil
+	m.releaseHeld(env, time.Time{}, true, out)
 	if env.dirty {
 		m.emitMetrics(env, now, out)
 	}
@@ -303,6 +320,7 @@ func (m *Mapper) apply(env *environment, e *telemetryevent.Event, now time.Time,
 		if inv.start == nil {
 			inv.ids = invocationIDs(inv.requestID, inv.start, inv.runtimeDone, inv.report)
 		}
+		env.remember(inv.requestID, inv.ids)
 		m.addPlatformLog(env, e, logs, inv.ids, true)
 		if e.Type == telemetryevent.TypePlatformReport && env.activeID == inv.requestID {
 			env.activeID = ""
@@ -454,6 +472,7 @@ func (m *Mapper) Sweep(now time.Time) Output {
 			m.emitPhase(env, p, &out)
 		}
 		env.pendingPhases = kept
+		m.releaseHeld(env, deadline, false, &out)
 		if m.set.EnvironmentIdle > 0 && now.Sub(env.lastSeen) > m.set.EnvironmentIdle {
 			m.forget(env, now, &out)
 			continue
@@ -462,6 +481,7 @@ func (m *Mapper) Sweep(now time.Time) Output {
 			m.emitMetrics(env, now, &out)
 		}
 	}
+	out.finish()
 	return out
 }
 
@@ -473,6 +493,7 @@ func (m *Mapper) Flush(now time.Time) Output {
 	for _, env := range m.envs {
 		m.forget(env, now, &out)
 	}
+	out.finish()
 	return out
 }
 

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver"
+)
+
+const otellambdaScope = "go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda"
+
+// TestFunctionOTelJoinsItsInvocations runs examples/hello — aws-lambda-go with the OpenTelemetry
+// Go SDK and otellambda, exporting OTLP/HTTP to the endpoint the environment gives it — beside
+// the real agent in a freezing emulator sandbox, forwarding to the real lambdatelemetry receiver.
+// Across 1,000 back-to-back invocations and the SHUTDOWN that follows, every invocation's handler
+// span must arrive, in its invocation's trace, as a child of the platform's invocation span, with
+// the SDK's child span under it; the SDK's counter must arrive with the environment's resource.
+// Half the invocations carry a sampled X-Ray header (the platform events then have tracing and
+// the SDK continues the same trace id), half do not (the receiver moves the SDK's trace).
+func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
+	const n = 1000
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := ln.Addr().String()
+	ln.Close()
+
+	f := lambdatelemetryreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
+	cfg.NetAddr.Endpoint = endpoint
+	set := receivertest.NewNopSettings(f.Type())
+	traces, metrics := new(consumertest.TracesSink), new(consumertest.MetricsSink)
+	ctx := context.Background()
+	tr, err := f.CreateTraces(ctx, set, cfg, traces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := f.CreateMetrics(ctx, set, cfg, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	if err := mr.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = mr.Shutdown(context.Background())
+		_ = tr.Shutdown(context.Background())
+	})
+
+	logsOut := &logBuffer{}
+	sb, err := emulator.NewSandbox(emulator.SandboxConfig{
+		Function: emulator.Function{
+			Name:       "hello",
+			Env:        map[string]string{"AZLENS_COLLECTOR_ENDPOINT": "http://" + endpoint, "AZLENS_SPOOL_DIR": t.TempDir()},
+			Runtime:    &emulator.ProcessRuntime{Path: helloPath},
+			Extensions: []emulator.Extension{&emulator.ProcessExtension{Path: agentPath}},
+		},
+		AZ:        "use1-az4",
+		Freeze:    true,
+		LogOutput: logsOut,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Shutdown(context.Background(), emulator.ShutdownSpindown)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := sb.Start(sctx); err != nil {
+		t.Fatal(err)
+	}
+	requests := make([]string, 0, n)
+	for i := range n {
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		req := &emulator.InvokeRequest{Payload: []byte(fmt.Sprintf(`{"name":"n%d"}`, i))}
+		if i%2 == 0 {
+			req.TraceHeader = fmt.Sprintf("Root=1-%08x-%024x;Parent=%016x;Sampled=1", time.Now().Unix(), i+1, i+1)
+		}
+		res, err := sb.Invoke(ictx, req)
+		if err != nil {
+			cancel()
+			t.Fatalf("invoke %d: %v", i, err)
+		}
+		if res.Status != "success" {
+			cancel()
+			t.Fatalf("invocation %d: %s %s: %s", i, res.Status, res.ErrorType, res.Payload)
+		}
+		select {
+		case <-res.Done:
+		case <-ictx.Done():
+			t.Fatalf("invocation %s never completed", res.RequestID)
+		}
+		cancel()
+		requests = append(requests, res.RequestID)
+	}
+	shutdown(t, sb)
+	// SHUTDOWN flushed everything the agent held (the last report included) before the agent
+	// exited; stopping the receiver emits anything it still correlates. The sinks are complete.
+	_ = tr.Shutdown(context.Background())
+	logsOut.mu.Lock()
+	out := logsOut.b.String()
+	logsOut.mu.Unlock()
+	if !strings.Contains(out, "dropped=0") || strings.Contains(out, "rejected an OTLP request") {
+		t.Fatalf("the agent lost data; its output:\n%s", out)
+	}
+
+	type found struct {
+		inv, handler, child ptrace.Span
+		res                 pcommon.Map
+	}
+	by := map[string]*found{}
+	get := func(id string) *found {
+		if by[id] == nil {
+			by[id] = &found{}
+		}
+		return by[id]
+	}
+	var children []ptrace.Span
+	for _, td := range traces.AllTraces() {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			rs := rss.At(i)
+			for j := 0; j < rs.ScopeSpans().Len(); j++ {
+				ss := rs.ScopeSpans().At(j)
+				for k := 0; k < ss.Spans().Len(); k++ {
+					sp := ss.Spans().At(k)
+					id, _ := sp.Attributes().Get("faas.invocation_id")
+					switch {
+					case ss.Scope().Name() == otellambdaScope:
+						f := get(id.Str())
+						f.handler, f.res = sp, rs.Resource().Attributes()
+					case sp.Name() == "greet":
+						children = append(children, sp)
+					case sp.Kind() == ptrace.SpanKindServer && id.Str() != "":
+						get(id.Str()).inv = sp
+					}
+				}
+			}
+		}
+	}
+	handlers := map[pcommon.SpanID]*found{}
+	for _, f := range by {
+		if f.handler != (ptrace.Span{}) {
+			handlers[f.handler.SpanID()] = f
+		}
+	}
+	for _, c := range children {
+		if f := handlers[c.ParentSpanID()]; f != nil {
+			f.child = c
+		}
+	}
+	for i, r := range requests {
+		f := by[r]
+		switch {
+		case f == nil || f.inv == (ptrace.Span{}):
+			t.Fatalf("invocation %d (%s): no platform span", i, r)
+		case f.handler == (ptrace.Span{}):
+			t.Fatalf("invocation %d (%s): the handler span never arrived", i, r)
+		case f.handler.TraceID() != f.inv.TraceID() || f.handler.ParentSpanID() != f.inv.SpanID():
+			t.Fatalf("invocation %d (%s): handler span in trace %s under %s, invocation span %s/%s",
+				i, r, f.handler.TraceID(), f.handler.ParentSpanID(), f.inv.TraceID(), f.inv.SpanID())
+		case f.child == (ptrace.Span{}) || f.child.TraceID() != f.inv.TraceID():
+			t.Fatalf("invocation %d (%s): the greet span is missing or outside the invocation's trace", i, r)
+		}
+		if az, _ := f.res.Get("cloud.availability_zone"); az.Str() != "use1-az4" {
+			t.Fatalf("invocation %d: handler span resource without the AZ ID: %v", i, f.res.AsRaw())
+		}
+		if i%2 == 0 && !strings.HasSuffix(f.inv.TraceID().String(), fmt.Sprintf("%024x", i+1)) {
+			t.Fatalf("invocation %d: traced invocation not in its X-Ray trace: %s", i, f.inv.TraceID())
+		}
+	}
+	greetings := int64(0)
+	for _, md := range metrics.AllMetrics() {
+		rms := md.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			rm := rms.At(i)
+			sms := rm.ScopeMetrics()
+			for j := 0; j < sms.Len(); j++ {
+				ms := sms.At(j).Metrics()
+				for k := 0; k < ms.Len(); k++ {
+					if m := ms.At(k); m.Name() == "hello.greetings" && m.Type() == pmetric.MetricTypeSum {
+						if az, _ := rm.Resource().Attributes().Get("cloud.availability_zone"); az.Str() != "use1-az4" {
+							t.Fatalf("SDK metric without the AZ ID: %v", rm.Resource().Attributes().AsRaw())
+						}
+						greetings = max(greetings, m.Sum().DataPoints().At(0).IntValue())
+					}
+				}
+			}
+		}
+	}
+	if greetings != n {
+		t.Fatalf("hello.greetings reached %d, want %d (cumulative, flushed at every invocation's end)", greetings, n)
+	}
+}
