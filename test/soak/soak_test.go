@@ -93,7 +93,12 @@ func TestFaultSoak(t *testing.T) {
 				Timeout: time.Second,
 				Env: map[string]string{
 					"AZLENS_COLLECTOR_ENDPOINT":   "http://" + proxy.addr,
-					"AZLENS_COLLECTOR_TIMEOUT_MS": "300",
+					// Long enough that a collector slowed by a loaded machine is not taken for a
+					// dead one: a request that times out after the collector applied it, retried
+					// to the collector's successor after a kill, is counted by both (the receiver
+					// remembers applied batches in memory only). Black-holed requests still time
+					// out within the phase.
+					"AZLENS_COLLECTOR_TIMEOUT_MS": "3000",
 					"AZLENS_RETRY_INITIAL_MS":     "20",
 					"AZLENS_RETRY_MAX_MS":         "200",
 					"AZLENS_SPOOL_DIR":            t.TempDir(),
