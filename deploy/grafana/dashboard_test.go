@@ -65,19 +65,25 @@ var contract = map[string]bool{
 	"azlens_agent_batches_failed_total":            true,
 	"azlens_agent_flush_duration_ms_sum_total":     true,
 	"azlens_agent_flush_count_total":               true,
+	"azlens_agent_otlp_received_total":             true,
+	"azlens_agent_otlp_rejected_total":             true,
 	// Canary runner, one resource per zone.
-	"azlens_canary_invocations_total": true,
+	"azlens_canary_invocations_total":       true,
+	"azlens_canary_duration_seconds_bucket": true,
+	"azlens_canary_duration_seconds_sum":    true,
+	"azlens_canary_duration_seconds_count":  true,
 	// azhealth processor, one resource per function. Its state and flag gauges have no unit, so
 	// the exporter adds no suffix (with unit "1" it would append _ratio).
-	"azlens_az_p_value":               true,
-	"azlens_az_breach":                true,
-	"azlens_az_alarm_state":           true,
-	"azlens_az_telemetry_age_seconds": true,
-	"azlens_az_telemetry_stale":       true,
-	"azlens_az_traffic_weight":        true,
-	"azlens_az_evacuate":              true,
-	"azlens_az_shift_blocked_total":   false, // by reason only
-	"azlens_region_alert":             false, // kind="regional", per function
+	"azlens_az_p_value":                             true,
+	"azlens_az_breach":                              true,
+	"azlens_az_alarm_state":                         true,
+	"azlens_az_alarm_state_since_timestamp_seconds": true,
+	"azlens_az_telemetry_age_seconds":               true,
+	"azlens_az_telemetry_stale":                     true,
+	"azlens_az_traffic_weight":                      true,
+	"azlens_az_evacuate":                            true,
+	"azlens_az_shift_blocked_total":                 false, // by reason only
+	"azlens_region_alert":                           false, // kind="regional", per function
 }
 
 // grafanaVariables stand in for Grafana's built-in interval variables, which appear where PromQL
