@@ -295,6 +295,9 @@ func TestCollectorOutageSpoolsAndReplays(t *testing.T) {
 	waitSink(t, sink, "replay", func(b []collectortest.Batch) bool {
 		return indexOf(b).byReq[ids[len(ids)-2]]["platform.report"] == 1 && len(indexOf(b).lines) == 4500
 	})
+	// The counters travel in each batch as of its sending: one more invocation after the replay
+	// carries the replayed count (a replayed spool file keeps the counters it was written with).
+	ids = append(ids, invoke(t, sb, `{"mode":"echo","message":"after"}`).RequestID)
 	shutdown(t, sb)
 	ix := indexOf(sink.Batches())
 	if err := ix.complete(ids); err != nil {
