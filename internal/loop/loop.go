@@ -301,11 +301,12 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	l.setCollectorConfig(work)
 
 	truth := groundtruth.New(groundtruth.Config{
-		Function:    cfg.Name,
-		Zones:       cfg.Zones,
-		Weights:     func() map[string]float64 { return l.shifts.Weights(cfg.Name, cfg.Zones) },
-		Shifts:      l.shifts,
-		Experiments: l.experiments,
+		Function:      cfg.Name,
+		Zones:         cfg.Zones,
+		Weights:       func() map[string]float64 { return l.shifts.Weights(l.resource(), cfg.Zones) },
+		Shifts:        l.shifts,
+		ShiftResource: l.resource(),
+		Experiments:   l.experiments,
 	})
 	l.region, err = emulator.NewRegion(emulator.RegionConfig{
 		Zones:          cfg.Zones,
