@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long bench layer collector clean generate generate-check test-backends
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long soak bench layer collector clean generate generate-check test-backends
 
 all: build
 
@@ -83,6 +83,11 @@ fuzz-long:
 # The documented suite (bench/README.md): table with targets, JSON in bench/results.json.
 # BENCHFLAGS=-quick for a smoke run, BENCHFLAGS='-filter B1,B9' for some entries.
 BENCHFLAGS ?=
+# The fault soak (test/soak/fault_test.go): collector killed, network cut, 503/502, resets.
+# AZLENS_SOAK_INVOCATIONS=3334 is the 10,000-invocation scale.
+soak:
+	$(GO) test -race -count=1 -tags soak -run TestFaultSoak -v -timeout 30m ./test/soak/
+
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
 
