@@ -20,7 +20,7 @@ for f in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
       exit 1
     fi
     # The fuzzer's last progress line carries the total: "execs: N (…/sec)".
-    execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | sed 's/execs: //')
+    execs=$( (grep -o 'execs: [0-9]*' "$log" || true) | tail -1 | sed 's/execs: //')
     printf '%s\t%s\t%s\n' "$dir" "$t" "${execs:-?}" >>"$summary"
     rm -f "$log"
   done
