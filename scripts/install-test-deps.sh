@@ -10,13 +10,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 [ -x /usr/bin/aws ] || need+=(awscli)  # Debian's CLI v2; an aws elsewhere on PATH may be v1
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-  if [ -x scripts/install-prometheus.sh ]; then
-    scripts/install-prometheus.sh
-  else
-    need+=(prometheus)
-  fi
-fi
+# Always run: it also undoes the package's boot-time enabling on a machine installed earlier.
+scripts/install-prometheus.sh >/dev/null
 # Headless Chromium for the web console and report tests (internal/console).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # AWS's Node.js runtime client for the emulator's conformance tests (cached outside the repo).
