@@ -92,12 +92,20 @@ func newTimeline(scenario string, zones []string, totals func() []loadgen.ZoneSt
 func (t *timeline) begin(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.start = now
+	t.start = wall(now)
 }
+
+// wall drops t's monotonic clock reading. The timeline compares times taken in this process
+// (the fault's start, the lease's start) with times the collector wrote as Unix time (the
+// detector's tick), so every one of them is read on the wall clock: with the monotonic reading
+// kept, Sub would measure some on the monotonic clock and some on the wall clock, and a wall
+// clock slewed or stepped during the run could put a shift before the alarm that caused it.
+func wall(t time.Time) time.Time { return t.Round(0) }
 
 // addLocked records an event at the time it was decided, in time order: a decision read late
 // (a scrape, a subscription) goes before events observed since.
 func (t *timeline) addLocked(at time.Time, event, zone, detail string) {
+	at = wall(at)
 	i := len(t.times)
 	for i > 0 && t.times[i-1].After(at) {
 		i--
@@ -140,6 +148,7 @@ func (t *timeline) observeBlocked(now time.Time, counts map[string]float64) {
 func (t *timeline) faultStarted(now time.Time, scenario, zone string, d time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now = wall(now)
 	t.faultAt = now
 	t.faultEnd = d
 	t.failedAtFault = failed(t.totals())
@@ -173,6 +182,7 @@ func (t *timeline) Firing(name string) bool {
 func (t *timeline) observeAlarms(now time.Time, states map[string]ZoneAlarm) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now = wall(now)
 	for _, z := range t.zones {
 		s, prev := states[z].State, t.alarm[z]
 		if s == prev {
@@ -207,6 +217,7 @@ func (t *timeline) observeAlarms(now time.Time, states map[string]ZoneAlarm) {
 func (t *timeline) observeWeights(now time.Time, w map[string]float64, leases map[string]time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now = wall(now)
 	for _, z := range t.zones {
 		nw, ok := w[z]
 		if !ok {
@@ -220,8 +231,8 @@ func (t *timeline) observeWeights(now time.Time, w map[string]float64, leases ma
 		switch {
 		case nw == 0:
 			at := now
-			if start, ok := leases[z]; ok && start.Before(now) && !start.Before(t.start) {
-				at = start
+			if start, ok := leases[z]; ok && wall(start).Before(now) && !wall(start).Before(t.start) {
+				at = wall(start)
 			}
 			t.addLocked(at, "zonal shift: traffic away", z, "")
 			if t.shiftZone == "" {

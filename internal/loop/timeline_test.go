@@ -153,3 +153,34 @@ func TestTimelineDecisionTimes(t *testing.T) {
 		t.Errorf("false alarms %d", s.FalseAlarms)
 	}
 }
+
+// TestTimelineReadsTheWallClock: the detector's tick reaches the timeline as Unix time, without
+// a monotonic reading, while the fault's and the lease's start are taken in this process with
+// one. Every time the timeline keeps must be a wall-clock time, or Sub mixes the two clocks and
+// a clock slewed during the run can put a shift before the alarm that caused it (seen in CI:
+// "shift at 6.8 s before its alarm at 6.9 s").
+func TestTimelineReadsTheWallClock(t *testing.T) {
+	zones := []string{"use1-az1", "use1-az2"}
+	tl := newTimeline("az-crash", zones, func() []loadgen.ZoneStats { return nil })
+	t0 := time.Now()
+	tl.begin(t0)
+	tl.faultStarted(t0.Add(time.Second), "az-crash", "use1-az2", 0)
+	tick := time.UnixMilli(t0.Add(7 * time.Second).UnixMilli())
+	tl.observeAlarms(t0.Add(8*time.Second), map[string]ZoneAlarm{"use1-az2": {State: 2, Since: tick}})
+	tl.observeWeights(t0.Add(8*time.Second), map[string]float64{"use1-az1": 1, "use1-az2": 0},
+		map[string]time.Time{"use1-az2": t0.Add(7*time.Second + 5*time.Millisecond)})
+	for name, at := range map[string]time.Time{"start": tl.start, "fault": tl.faultAt, "alarm": tl.alarmAt, "shift": tl.shiftAt} {
+		if strings.Contains(at.String(), " m=") {
+			t.Errorf("%s time %s keeps its monotonic reading", name, at)
+		}
+	}
+	for i, at := range tl.times {
+		if strings.Contains(at.String(), " m=") {
+			t.Errorf("event %d (%s) at %s keeps its monotonic reading", i, tl.events[i].Event, at)
+		}
+	}
+	s := tl.summary("az-crash", "use1-az2", nil)
+	if s.TimeToAlarm == nil || s.TimeToShift == nil || *s.TimeToShift < *s.TimeToAlarm {
+		t.Errorf("time to alarm %v, to shift %v; the shift follows its alarm", derefF(s.TimeToAlarm), derefF(s.TimeToShift))
+	}
+}
