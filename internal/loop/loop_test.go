@@ -93,7 +93,7 @@ func tail(path string) string {
 	return string(b)
 }
 
-// matrixCase is one row of the scenario matrix: spec/az-health.md's detection table on the Fast
+// matrixCase is one row of the scenario matrix: docs/az-health.md's detection table on the Fast
 // timings, which compress every detector duration ten-fold (Δ = 1 s for 10 s).
 type matrixCase struct {
 	scenario string

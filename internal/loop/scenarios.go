@@ -10,7 +10,7 @@ import (
 )
 
 // Scenarios of the loop beyond experiment's built-ins, so every row of the detection table of
-// spec/az-health.md can be rehearsed through the real processes.
+// docs/az-health.md can be rehearsed through the real processes.
 const (
 	// ScenarioAZLatency10: 10 % of the faulted zone's invocations are ScenarioLatency slower.
 	ScenarioAZLatency10 = "az-latency-10"
