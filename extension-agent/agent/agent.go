@@ -54,6 +54,9 @@ type Options struct {
 	// Log receives the agent's own log lines (stderr on Lambda, which Lambda turns into extension
 	// logs — so the agent logs once per kind of trouble, never per event).
 	Log *slog.Logger
+	// Level, when set, is the level of Log's handler: Run sets it from the validated
+	// AZLENS_LOG_LEVEL, so the variable is read and checked in one place (config.Load).
+	Level *slog.LevelVar
 }
 
 // Run runs the agent until SHUTDOWN (nil) or a fatal error. Cancelling ctx (SIGTERM outside
@@ -83,6 +86,9 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	if err != nil {
 		return initError(ctx, client, ErrTypeConfig, fmt.Errorf("invalid configuration: %w", err))
+	}
+	if opt.Level != nil {
+		opt.Level.Set(logLevel(cfg.LogLevel))
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		// The buffer's bound is only worth something if the heap follows it: without a limit the
@@ -394,4 +400,18 @@ func (a *agent) stopListener() {
 	if a.srv != nil {
 		_ = a.srv.Shutdown(ctx)
 	}
+}
+
+// logLevel maps config.Config.LogLevel (debug, info, warn or error, validated by config.Load)
+// to its slog level.
+func logLevel(name string) slog.Level {
+	switch name {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }

@@ -38,7 +38,8 @@ type setup struct {
 	env      map[string]string
 	function string
 	id       string
-	freeze   bool // SIGSTOP the processes between invocations, as Lambda does
+	freeze   bool       // SIGSTOP the processes between invocations, as Lambda does
+	logs     *logBuffer // the sandbox's output (function and agent); nil: kept for failures only
 }
 
 // startSandbox starts a process-mode sandbox running the real azlens-agent beside a real function.
@@ -57,7 +58,10 @@ func startSandbox(t *testing.T, sink *collectortest.Sink, s setup) *emulator.San
 	if fn == "" {
 		fn = functionPath
 	}
-	logs := &logBuffer{}
+	logs := s.logs
+	if logs == nil {
+		logs = &logBuffer{}
+	}
 	sb, err := emulator.NewSandbox(emulator.SandboxConfig{
 		Function: emulator.Function{
 			Name:       "orders",
@@ -490,6 +494,27 @@ func TestMissingCollectorNeverFailsTheFunction(t *testing.T) {
 				invoke(t, sb, `{"mode":"log","n":2}`) // fails the test unless success and Done
 			}
 			shutdown(t, sb)
+		})
+	}
+}
+
+// TestLogLevelIsTheValidatedSetting: the agent's log level is AZLENS_LOG_LEVEL as its
+// configuration validated it — at warn, its info lines (start and shutdown summary) are gone.
+func TestLogLevelIsTheValidatedSetting(t *testing.T) {
+	for level, wantInfo := range map[string]bool{"info": true, "warn": false} {
+		t.Run(level, func(t *testing.T) {
+			out := &logBuffer{}
+			sb := startSandbox(t, collectortest.New(t), setup{logs: out, env: map[string]string{"AZLENS_LOG_LEVEL": level}})
+			invoke(t, sb, `{"mode":"echo","message":"hi"}`)
+			shutdown(t, sb)
+			out.mu.Lock()
+			got := out.b.String()
+			out.mu.Unlock()
+			for _, msg := range []string{`msg="forwarding telemetry"`, `msg="shut down"`} {
+				if strings.Contains(got, msg) != wantInfo {
+					t.Errorf("AZLENS_LOG_LEVEL=%s: info line %s present = %v, want %v; output:\n%s", level, msg, !wantInfo, wantInfo, got)
+				}
+			}
 		})
 	}
 }

@@ -15,12 +15,13 @@ import (
 )
 
 func main() {
+	// Info until the agent has read and validated AZLENS_LOG_LEVEL with the rest of its
+	// configuration; Run then sets the level.
 	level := new(slog.LevelVar)
-	_ = level.UnmarshalText([]byte(os.Getenv("AZLENS_LOG_LEVEL")))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("ext", "azlens-agent")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := agent.Run(ctx, agent.Options{Getenv: os.Getenv, Name: filepath.Base(os.Args[0]), Log: log})
+	err := agent.Run(ctx, agent.Options{Getenv: os.Getenv, Name: filepath.Base(os.Args[0]), Log: log, Level: level})
 	if err != nil {
 		log.Error("azlens-agent failed", "error", err)
 		os.Exit(1)
