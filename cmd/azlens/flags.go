@@ -154,6 +154,18 @@ func listenAddr(name, addr string) error {
 	return nil
 }
 
+// dialAddr checks a host:port to connect to (a name or an address, and a port from 1 to 65535).
+func dialAddr(name, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return usagef("--%s %q: want HOST:PORT, e.g. localhost:4317", name, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return usagef("--%s %q: port must be a number from 1 to 65535", name, addr)
+	}
+	return nil
+}
+
 // endpointURL checks a base URL of one of the emulator's APIs.
 func endpointURL(name, s string) error {
 	u, err := url.Parse(s)

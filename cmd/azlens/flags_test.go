@@ -61,6 +61,12 @@ func TestEveryFlagCheckedAtStart(t *testing.T) {
 		{up("--fault-zone", "use1-az1"), []string{"--fault-zone has no effect with --scenario none"}},
 		{up("--scenario", "az-errors", "--duration", "2m"), []string{"--duration 2m0s ends the run before the fault starts (warm-up 3m0s)"}},
 		{up("--summary-json", filepath.Join(dir, "missing", "s.json")), []string{"--summary-json", "does not exist"}},
+		{up("--report", filepath.Join(dir, "missing", "r.html")), []string{"--report", "does not exist"}},
+		{up("--report", dir), []string{"--report", "is a folder"}},
+		{up("--traces-endpoint", "http://localhost:4317"), []string{`--traces-endpoint "http://localhost:4317": want HOST:PORT`}},
+		{up("--traces-endpoint", "localhost:0"), []string{`--traces-endpoint "localhost:0": port must be a number from 1 to 65535`}},
+		{up("--logs-endpoint", "localhost:9428/insert"), []string{`--logs-endpoint "localhost:9428/insert": want an http:// or https:// URL`}},
+		{up("--prometheus-port", "70000"), []string{"--prometheus-port 70000: must be a port from 1 to 65535"}},
 		{up("--function", filepath.Join(dir, "nope")), []string{"--function", "no such file"}},
 		{up("--agent", notExec), []string{"--agent", "not executable"}},
 

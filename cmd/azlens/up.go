@@ -223,5 +223,23 @@ func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
 			return err
 		}
 	}
+	if c.Report != "" {
+		if c.Report, err = outputPath("report", c.Report); err != nil {
+			return err
+		}
+	}
+	if c.TracesEndpoint != "" {
+		if err := dialAddr("traces-endpoint", c.TracesEndpoint); err != nil {
+			return err
+		}
+	}
+	if c.LogsEndpoint != "" {
+		if err := endpointURL("logs-endpoint", c.LogsEndpoint); err != nil {
+			return err
+		}
+	}
+	if p := c.CollectorPorts.Prometheus; p < 0 || p > 65535 {
+		return usagef("--prometheus-port %d: must be a port from 1 to 65535 (0: a free port)", p)
+	}
 	return nil
 }
