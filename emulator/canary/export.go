@@ -153,7 +153,7 @@ func (r *Runner) Metrics() pmetric.Metrics {
 			dp.SetTimestamp(now)
 			dp.SetCount(h.Count)
 			dp.SetSum(h.Sum)
-			dp.ExplicitBounds().FromRaw(DurationBounds)
+			dp.ExplicitBounds().FromRaw(contract.DurationBounds)
 			dp.BucketCounts().FromRaw(h.Counts)
 			dp.Attributes().PutStr(contract.AttrOutcome, string(o))
 		}

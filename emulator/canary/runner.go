@@ -494,23 +494,20 @@ func (r *ZoneResult) clone() ZoneResult {
 	return c
 }
 
-// DurationBounds are the explicit bounds, in seconds, of the canary latency histogram: those of
-// faas.invoke_duration, so the detector reads both at the same slow threshold.
-var DurationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}
-
-// Histogram is a cumulative explicit-bounds histogram of latencies in seconds: Counts[i] holds
-// the observations in (DurationBounds[i-1], DurationBounds[i]], the last one those above every
-// bound.
+// Histogram is a cumulative explicit-bounds histogram of latencies in seconds over
+// contract.DurationBounds, the bounds of faas.invoke_duration, so the detector reads both at the
+// same slow threshold: Counts[i] holds the observations in (DurationBounds[i-1],
+// DurationBounds[i]], the last one those above every bound.
 type Histogram struct {
 	Count  uint64
 	Sum    float64
 	Counts []uint64
 }
 
-func newHistogram() *Histogram { return &Histogram{Counts: make([]uint64, len(DurationBounds)+1)} }
+func newHistogram() *Histogram { return &Histogram{Counts: make([]uint64, len(contract.DurationBounds)+1)} }
 
 func (h *Histogram) observe(v float64) {
-	i, _ := slices.BinarySearch(DurationBounds, v)
+	i, _ := slices.BinarySearch(contract.DurationBounds, v)
 	h.Counts[i]++
 	h.Count++
 	h.Sum += v

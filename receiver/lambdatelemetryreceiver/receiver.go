@@ -320,7 +320,7 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 		}
 		if len(bad) > 0 {
 			r.dropped.Add(ctx, int64(len(bad)), metric.WithAttributes(attribute.String("reason", "otlp_undecodable")))
-			r.warnFirst("dropped:otlp_undecodable", "dropping OTLP payloads pdata cannot decode (counted in azlens.receiver.dropped_items{reason=otlp_undecodable})", zap.Error(bad[0]))
+			r.warnFirst("dropped:otlp_undecodable", "dropping OTLP payloads pdata cannot decode (counted in otelcol_lambdatelemetryreceiver_dropped_items{reason=otlp_undecodable})", zap.Error(bad[0]))
 		}
 	}
 	if agent {
