@@ -504,7 +504,9 @@ type Histogram struct {
 	Counts []uint64
 }
 
-func newHistogram() *Histogram { return &Histogram{Counts: make([]uint64, len(contract.DurationBounds)+1)} }
+func newHistogram() *Histogram {
+	return &Histogram{Counts: make([]uint64, len(contract.DurationBounds)+1)}
+}
 
 func (h *Histogram) observe(v float64) {
 	i, _ := slices.BinarySearch(contract.DurationBounds, v)

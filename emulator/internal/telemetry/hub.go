@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/azlens/azlens/internal/clock"
 )
 
 // Config configures a Hub. Every field may be left zero.
@@ -19,8 +21,8 @@ type Config struct {
 	Client *http.Client
 	// Logger logs delivery trouble (once per episode, never per event). Nil means discard.
 	Logger *slog.Logger
-	// Now stamps events emitted without a Time and JSON log lines. Nil means time.Now.
-	Now func() time.Time
+	// Clock stamps events emitted without a Time and JSON log lines. Nil means the real clock.
+	Clock clock.Clock
 	// CurrentRequestID returns the invocation active now ("" outside one), written into the
 	// requestId of JSON-format log records that LogWriter wraps. Nil means none.
 	CurrentRequestID func() string
@@ -83,7 +85,7 @@ type Hub struct {
 	client     *http.Client
 	ownClient  bool
 	log        *slog.Logger
-	now        func() time.Time
+	clock      clock.Clock
 	queueLimit int
 
 	// Tests shorten these.
@@ -120,7 +122,7 @@ func NewHub(cfg Config) *Hub {
 		cfg:            cfg,
 		client:         cfg.Client,
 		log:            cfg.Logger,
-		now:            cfg.Now,
+		clock:          cfg.Clock,
 		queueLimit:     cfg.MaxQueueBytes,
 		requestTimeout: defaultRequestTimeout,
 		backoffBase:    defaultBackoffBase,
@@ -135,8 +137,8 @@ func NewHub(cfg Config) *Hub {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if h.now == nil {
-		h.now = time.Now
+	if h.clock == nil {
+		h.clock = clock.Real{}
 	}
 	if h.queueLimit <= 0 {
 		h.queueLimit = DefaultMaxQueueBytes
@@ -262,8 +264,8 @@ func (h *Hub) Emit(e Event) {
 	now := time.Now()
 	if e.Time.IsZero() {
 		e.Time = now
-		if h.cfg.Now != nil {
-			e.Time = h.cfg.Now()
+		if h.cfg.Clock != nil {
+			e.Time = h.cfg.Clock.Now()
 		}
 	}
 	data, err := appendEvent(make([]byte, 0, 64+len(e.Type)+recordSizeHint(e.Record)), e)

@@ -123,7 +123,7 @@ type jsonLogRecord struct {
 }
 
 func (w *logWriter) emit(line []byte) {
-	now := w.h.now()
+	now := w.h.clock.Now()
 	var record any
 	switch {
 	case !w.json:

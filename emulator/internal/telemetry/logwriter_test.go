@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
 // logRecords runs write against a LogWriter whose events reach a real consumer and returns the
@@ -98,7 +100,7 @@ func TestLogWriterSplitsLongLines(t *testing.T) {
 
 func TestLogWriterJSON(t *testing.T) {
 	now := time.Date(2024, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
-	cfg := Config{Now: func() time.Time { return now }, CurrentRequestID: func() string { return "req-1" }}
+	cfg := Config{Clock: clocktest.NewClock(now), CurrentRequestID: func() string { return "req-1" }}
 	evs := logRecords(t, "function", "JSON", cfg, func(w interface {
 		Write([]byte) (int, error)
 		Close() error

@@ -261,7 +261,7 @@ func (s *subscriber) pop(n int, delivered bool) {
 	if s.sub.types&catPlatform == 0 {
 		return
 	}
-	data, err := appendEvent(nil, Event{Time: s.h.now(), Type: "platform.logsDropped", Record: logsDroppedRecord{
+	data, err := appendEvent(nil, Event{Time: s.h.clock.Now(), Type: "platform.logsDropped", Record: logsDroppedRecord{
 		DroppedBytes: d.bytes, DroppedRecords: d.records, Reason: logsDroppedReason,
 	}})
 	if err != nil {
