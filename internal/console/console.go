@@ -46,8 +46,6 @@ type Config struct {
 	MaxFrames int
 	// MaxTraces bounds the trace buffer per zone. Zero means 20.
 	MaxTraces int
-	// Now is the clock. Nil means time.Now.
-	Now func() time.Time
 }
 
 // Setting is one configuration value of the run.
@@ -119,13 +117,10 @@ func New(cfg Config) *Console {
 	if cfg.MaxTraces <= 0 {
 		cfg.MaxTraces = 20
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 2 * time.Second
 	}
-	return &Console{cfg: cfg, started: cfg.Now(), traces: newTraceBuffer(cfg.Zones, cfg.MaxTraces, cfg.Now)}
+	return &Console{cfg: cfg, started: time.Now(), traces: newTraceBuffer(cfg.Zones, cfg.MaxTraces)}
 }
 
 // Record adds one period: its frame, the whole timeline so far, the guard counters and the

@@ -144,7 +144,7 @@ func TestOTLPEndpoint(t *testing.T) {
 }
 
 func TestTraceBufferKeepsTheNewestPerZone(t *testing.T) {
-	b := newTraceBuffer(zones, 2, time.Now)
+	b := newTraceBuffer(zones, 2)
 	for i := range 5 {
 		td := sampleTraces("use1-az1")
 		spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
@@ -255,7 +255,7 @@ func FuzzDecodeOTLPTraces(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b := newTraceBuffer(zones, 3, time.Now)
+		b := newTraceBuffer(zones, 3)
 		b.add(td)
 		for _, tr := range b.list("") {
 			if _, ok := b.get(tr.TraceID); !ok {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -52,7 +51,6 @@ type Trace struct {
 type traceBuffer struct {
 	zones []string
 	max   int
-	now   func() time.Time
 
 	mu     sync.Mutex
 	byID   map[string]*Trace
@@ -63,8 +61,8 @@ type traceBuffer struct {
 	noZone   atomic.Int64
 }
 
-func newTraceBuffer(zones []string, max int, now func() time.Time) *traceBuffer {
-	return &traceBuffer{zones: zones, max: max, now: now, byID: map[string]*Trace{}, recent: map[string][]string{}}
+func newTraceBuffer(zones []string, max int) *traceBuffer {
+	return &traceBuffer{zones: zones, max: max, byID: map[string]*Trace{}, recent: map[string][]string{}}
 }
 
 // add files every span of td under its trace, and the trace under its zone.
