@@ -504,12 +504,16 @@ func (l *run) startScenario() error {
 // shifted away at its lease's start.
 func (l *run) observeShifts() {
 	leases := map[string]time.Time{}
-	if active, err := l.shifts.List(zonalshift.ListFilter{Status: zonalshift.StatusActive, ResourceIdentifier: l.resource()}); err == nil {
+	active, err := l.shifts.List(zonalshift.ListFilter{Status: zonalshift.StatusActive, ResourceIdentifier: l.resource()})
+	if err == nil {
+		var held []Lease
 		for _, s := range active {
 			if s.AppliedStatus == zonalshift.Applied {
 				leases[s.AwayFrom] = s.StartTime.Time
 			}
+			held = append(held, Lease{ID: s.ZonalShiftID, Zone: s.AwayFrom, Start: s.StartTime.Time, Expiry: s.ExpiryTime.Time})
 		}
+		l.timeline.observeLeases(time.Now(), held)
 	}
 	l.timeline.observeWeights(time.Now(), l.shifts.Weights(l.resource(), l.cfg.Zones), leases)
 }

@@ -77,6 +77,7 @@ type timeline struct {
 	totals        func() []loadgen.ZoneStats
 	events        []Event
 	times         []time.Time          // the exact time of each event, which orders them
+	expiry        map[string]time.Time // each active lease's expiry seen last, by shift id
 	blocked       map[string]float64   // shift_blocked counts seen, by reason
 	blocking      map[string]time.Time // when each reason's count last grew
 }
@@ -208,6 +209,43 @@ func (t *timeline) observeAlarms(now time.Time, states map[string]ZoneAlarm) {
 			}
 		case prev == 2:
 			t.addLocked(at, "alarm cleared", z, "")
+		case s == 1:
+			// PENDING: the zone breached on some of the last ticks, not yet enough to alarm.
+			t.addLocked(at, "PENDING", z, "")
+		case prev == 1:
+			t.addLocked(at, "OK", z, "pending cleared")
+		}
+	}
+}
+
+// Lease is an active zonal shift as the shift service lists it.
+type Lease struct {
+	ID, Zone      string
+	Start, Expiry time.Time
+}
+
+// observeLeases records renewals: an active lease whose expiry moved later was renewed at now
+// (the service keeps no renewal time; the view period bounds the error). A lease seen for the
+// first time is the shift itself, which observeWeights places.
+func (t *timeline) observeLeases(now time.Time, leases []Lease) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now = wall(now)
+	if t.expiry == nil {
+		t.expiry = map[string]time.Time{}
+	}
+	seen := map[string]bool{}
+	for _, l := range leases {
+		seen[l.ID] = true
+		exp := wall(l.Expiry)
+		if prev, ok := t.expiry[l.ID]; ok && exp.After(prev) {
+			t.addLocked(now, "zonal shift renewed", l.Zone, "expires at t="+fmt.Sprintf("%.0fs", exp.Sub(t.start).Seconds()))
+		}
+		t.expiry[l.ID] = exp
+	}
+	for id := range t.expiry {
+		if !seen[id] {
+			delete(t.expiry, id)
 		}
 	}
 }

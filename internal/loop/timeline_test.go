@@ -184,3 +184,33 @@ func TestTimelineReadsTheWallClock(t *testing.T) {
 		t.Errorf("time to alarm %v, to shift %v; the shift follows its alarm", derefF(s.TimeToAlarm), derefF(s.TimeToShift))
 	}
 }
+
+// TestTimelinePendingAndRenewals: PENDING and its clearing are timeline events at the detector's
+// tick, and a lease whose expiry moves later is a renewal; a lease seen the first time is not.
+func TestTimelinePendingAndRenewals(t *testing.T) {
+	zones := []string{"use1-az1", "use1-az2"}
+	tl := newTimeline("az-errors", zones, func() []loadgen.ZoneStats { return nil })
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	tl.begin(t0)
+	tl.observeAlarms(t0.Add(10*time.Second), map[string]ZoneAlarm{"use1-az1": {State: 1, Since: t0.Add(9 * time.Second)}})
+	tl.observeAlarms(t0.Add(20*time.Second), map[string]ZoneAlarm{"use1-az1": {State: 0, Since: t0.Add(19 * time.Second)}})
+	lease := Lease{ID: "s1", Zone: "use1-az2", Start: t0.Add(30 * time.Second), Expiry: t0.Add(90 * time.Second)}
+	tl.observeLeases(t0.Add(31*time.Second), []Lease{lease})
+	tl.observeLeases(t0.Add(41*time.Second), []Lease{lease})
+	lease.Expiry = t0.Add(150 * time.Second)
+	tl.observeLeases(t0.Add(60*time.Second), []Lease{lease})
+	tl.observeLeases(t0.Add(70*time.Second), nil) // ended: forgotten
+	tl.observeLeases(t0.Add(80*time.Second), []Lease{lease})
+	s := tl.summary("az-errors", "use1-az2", nil)
+	var got []string
+	for _, e := range s.Timeline {
+		got = append(got, fmt.Sprintf("%.0f %s %s %s", e.At, e.Event, e.Zone, e.Detail))
+	}
+	want := []string{"9 PENDING use1-az1 ", "19 OK use1-az1 pending cleared", "60 zonal shift renewed use1-az2 expires at t=150s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("timeline %q, want %q", got, want)
+	}
+	if s.FalseAlarms != 0 || s.AlarmZone != nil {
+		t.Errorf("PENDING counted as an alarm: false alarms %d, alarm zone %v", s.FalseAlarms, deref(s.AlarmZone))
+	}
+}
