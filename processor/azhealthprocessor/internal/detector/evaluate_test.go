@@ -7,7 +7,7 @@ import (
 )
 
 // TestEvaluateWindows pins down how the short and the long window combine
-// (3 zones, zone "a" under test, signal bad, threshold α/(3·3) ≈ 1.1e-4).
+// (3 zones, zone "a" under test, signal bad, threshold α/(3·4) ≈ 8.3e-5).
 func TestEvaluateWindows(t *testing.T) {
 	type counts struct{ x, n float64 }
 	type setup struct {
@@ -44,7 +44,7 @@ func TestEvaluateWindows(t *testing.T) {
 	for _, c := range cases {
 		d := newDetector(t)
 		f := d.function("f")
-		a, b, cz := d.zone(f, "a"), d.zone(f, "b"), d.zone(f, "c")
+		a, b, cz := d.zone(f, "a", t0), d.zone(f, "b", t0), d.zone(f, "c", t0)
 		set := func(z *zone, short, long counts) {
 			z.short.x[SignalBad], z.short.n[SignalBad] = short.x, short.n
 			z.long.x[SignalBad], z.long.n[SignalBad] = long.x, long.n
@@ -77,7 +77,7 @@ func TestEvaluateWindows(t *testing.T) {
 	}
 	// The premise of the flicker cases: the short window alone is not
 	// significant even at the full threshold, the long one is at half of it.
-	threshold := 1e-3 / 9
+	threshold := 1e-3 / float64(3*int(NumSignals))
 	if p := testGreater(flickerShort.x, flickerShort.n, 0, 240); p < threshold {
 		t.Fatalf("flicker short window p %.3g is significant; the cases above test nothing", p)
 	}
