@@ -86,6 +86,13 @@ func TestVolumeNeverFires(t *testing.T) {
 			sc: base(2, 20*time.Minute, azsim.Fault{Zone: zoneA, At: faultAt, TelemetryLoss: 0.3}),
 		},
 		{
+			// Telemetry lost event by event (not as whole batches of cumulative counters) is lost
+			// for good: 30 % of the zone's invocations never counted look like a zone completing
+			// 70 % of its share, well above half of it. Only a loss above 60 % would cross.
+			name: "30% of the zone's invocation events lost for good", verdicts: true,
+			sc: base(1, 20*time.Minute, azsim.Fault{Zone: zoneA, At: faultAt, Throughput: 0.7}),
+		},
+		{
 			// A zone that sends nothing is stale, not deficient: its traffic is unknown.
 			name: "blackout", verdicts: true,
 			sc: base(1, 20*time.Minute, azsim.Fault{Zone: zoneA, At: faultAt, Blackout: true}),
