@@ -195,6 +195,28 @@ func (z *zone) close() {
 	z.cur = bucket{}
 }
 
+// tickMean is the mean over the last k closed buckets that hold events of the fraction of
+// signal s in each. The fast path reads it beside the window's pooled fraction: a zone whose
+// invocations turn slow also completes fewer of them, so in the pooled window the many fast
+// invocations from before the fault outweigh the few slow ones after it for most of a window,
+// while every tick since the fault is all slow.
+func (z *zone) tickMean(s Signal, k int) float64 {
+	var sum float64
+	ticks := 0
+	k = min(k, z.filled)
+	for i := 1; i <= k; i++ {
+		b := &z.ring[(z.head-i+len(z.ring))%len(z.ring)]
+		if b.n[s] > 0 {
+			sum += min(1, b.x[s]/b.n[s]) // canary slow counts and their totals may land in different ticks
+			ticks++
+		}
+	}
+	if ticks == 0 {
+		return 0
+	}
+	return sum / float64(ticks)
+}
+
 // window sums the last k closed buckets.
 func (z *zone) window(k int) bucket {
 	var b bucket

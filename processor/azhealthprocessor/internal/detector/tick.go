@@ -89,7 +89,8 @@ func (d *Detector) test(f *function, z *zone, s Signal, long bool) windowTest {
 	t := windowTest{p: math.NaN()}
 	if !long && ni >= cfg.FastMinVolume && nr >= cfg.FastMinVolume && ni > 0 && nr > 0 {
 		pi, pr := xi/ni, xr/nr
-		t.fast = pi >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
+		bad := max(pi, z.tickMean(s, d.nShort))
+		t.fast = bad >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
 	}
 	if ni < cfg.MinVolume || nr < cfg.MinVolume {
 		return t
