@@ -90,7 +90,7 @@ func (d *Detector) test(f *function, z *zone, s Signal, long bool) windowTest {
 	if !long && ni >= cfg.FastMinVolume && nr >= cfg.FastMinVolume && ni > 0 && nr > 0 {
 		pi, pr := xi/ni, xr/nr
 		bad := max(pi, z.tickMean(s, d.nShort))
-		t.fast = bad >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
+		t.fast = bad >= cfg.FastFraction && d.effect(s, bad, pr) && othersHealthy
 	}
 	if ni < cfg.MinVolume || nr < cfg.MinVolume {
 		return t
