@@ -85,3 +85,36 @@ func TestEvaluateWindows(t *testing.T) {
 		t.Fatalf("fault long window p %.3g is not significant at threshold/2", p)
 	}
 }
+
+// TestTickMean: a zone that turned all slow while completing a fourteenth of what it did
+// before. The pooled window still reads 6.5 % slow; every tick since the fault reads 100 %.
+func TestTickMean(t *testing.T) {
+	z := &zone{ring: make([]bucket, 6)}
+	for i := range 6 {
+		var b bucket
+		if i < 3 {
+			b.n[SignalSlow] = 1000
+		} else {
+			b.n[SignalSlow], b.x[SignalSlow] = 70, 70
+		}
+		z.cur = b
+		z.close()
+	}
+	w := z.window(6)
+	if pooled := w.x[SignalSlow] / w.n[SignalSlow]; math.Abs(pooled-210.0/3210) > 1e-12 {
+		t.Fatalf("pooled fraction %v, want 210/3210", pooled)
+	}
+	if m := z.tickMean(SignalSlow, 6); m != 0.5 {
+		t.Errorf("tick mean %v, want 0.5 (three all-slow ticks of six)", m)
+	}
+	// Ticks without events do not count; a fraction over 1 (slow counts that arrived a tick
+	// before their totals) counts as 1.
+	z.cur = bucket{}
+	z.close()
+	z.cur = bucket{}
+	z.cur.n[SignalSlow], z.cur.x[SignalSlow] = 10, 20
+	z.close()
+	if m := z.tickMean(SignalSlow, 6); m != 0.8 {
+		t.Errorf("tick mean %v, want (1+1+1+0+1)/5 = 0.8", m)
+	}
+}
