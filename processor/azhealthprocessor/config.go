@@ -37,6 +37,8 @@ type Config struct {
 	Errors GateConfig `mapstructure:"errors"`
 	// Slow gates the slow signal.
 	Slow GateConfig `mapstructure:"slow"`
+	// Volume gates the volume signal.
+	Volume VolumeConfig `mapstructure:"volume"`
 	// Alarm is the state machine.
 	Alarm AlarmConfig `mapstructure:"alarm"`
 	// StaleAfter marks a zone's telemetry stale, and breaks the quorum when a
@@ -60,6 +62,16 @@ type GateConfig struct {
 	// Threshold is the absolute (SLO) gate, a fraction in (0, 1]; other zones
 	// at or above it make the problem regional.
 	Threshold float64 `mapstructure:"threshold"`
+}
+
+// VolumeConfig is the effect size of the volume signal: a zone whose share of the
+// function's invocations falls far below what its traffic weight predicts (its callers
+// give up on it, or it cannot take them) breaches when the deficit is significant and large.
+type VolumeConfig struct {
+	// Ratio: the zone's share must be below ratio × its expected share (0.5: less
+	// than half). In (0, 1). Lower it for functions whose zones take deliberately
+	// unequal traffic: the detector expects zones at full weight to take equal shares.
+	Ratio float64 `mapstructure:"ratio"`
 }
 
 // AlarmConfig is the OK → PENDING → ALARM state machine.
@@ -163,6 +175,9 @@ func (c *Config) Validate() error {
 			bad("%s.threshold must be in (0, 1]", key)
 		}
 	}
+	if c.Volume.Ratio <= 0 || c.Volume.Ratio >= 1 {
+		bad("volume.ratio must be in (0, 1)")
+	}
 	if c.Alarm.Ticks < 1 || c.Alarm.Breaches < 1 || c.Alarm.Breaches > c.Alarm.Ticks {
 		bad("alarm.breaches must be between 1 and alarm.ticks")
 	}
@@ -257,6 +272,7 @@ func (c *Config) detectorConfig() detector.Config {
 		SlowRatio:                 c.Slow.Ratio,
 		SlowMinDelta:              c.Slow.MinDelta,
 		SlowThreshold:             c.Slow.Threshold,
+		VolumeRatio:               c.Volume.Ratio,
 		AlarmBreaches:             c.Alarm.Breaches,
 		AlarmTicks:                c.Alarm.Ticks,
 		FastFraction:              c.Alarm.FastFraction,

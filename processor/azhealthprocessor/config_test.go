@@ -37,6 +37,7 @@ func TestLoadConfig(t *testing.T) {
 		SlowThreshold: 2500 * time.Millisecond, MinVolume: 20, Alpha: 0.01,
 		Errors:     GateConfig{Ratio: 2, MinDelta: 0.01, Threshold: 0.02},
 		Slow:       GateConfig{Ratio: 3, MinDelta: 0.1, Threshold: 0.1},
+		Volume:     VolumeConfig{Ratio: 0.3},
 		Alarm:      AlarmConfig{Breaches: 3, Ticks: 4, FastFraction: 0.8, FastMinVolume: 10, FastTicks: 2, ClearTicks: 5},
 		StaleAfter: 5 * time.Second,
 		Guards: GuardsConfig{
@@ -63,7 +64,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(componentType, "bad_threshold"), wantErr: []string{"slow_threshold must be a bucket bound"}},
 		{id: component.NewIDWithName(componentType, "bad_everything"), wantErr: []string{
 			"tick must be positive", "min_volume must be at least 1", "alpha must be between 0 and 1",
-			"errors.threshold must be in (0, 1]", "alarm.breaches must be between 1 and alarm.ticks",
+			"errors.threshold must be in (0, 1]", "volume.ratio must be in (0, 1)", "alarm.breaches must be between 1 and alarm.ticks",
 			"guards.capacity_headroom must be in (0, 1]", "guards.blocked_windows[0].end must be after start",
 			"recovery.max_evacuation must not be shorter than recovery.min_evacuation",
 			"recovery.failback_stages must end at 1",

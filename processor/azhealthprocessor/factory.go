@@ -34,6 +34,7 @@ func createDefaultConfig() component.Config {
 		Alpha:         d.Alpha,
 		Errors:        GateConfig{Ratio: d.ErrorRatio, MinDelta: d.ErrorMinDelta, Threshold: d.ErrorThreshold},
 		Slow:          GateConfig{Ratio: d.SlowRatio, MinDelta: d.SlowMinDelta, Threshold: d.SlowThreshold},
+		Volume:        VolumeConfig{Ratio: d.VolumeRatio},
 		Alarm: AlarmConfig{
 			Breaches:      d.AlarmBreaches,
 			Ticks:         d.AlarmTicks,

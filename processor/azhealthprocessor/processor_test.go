@@ -266,6 +266,8 @@ func TestProcessorEvacuatesImpairedZone(t *testing.T) {
 			{"azlens.az.traffic_weight", "use1-az4", nil, 1},
 			{"azlens.az.breach", "use1-az1", []string{"signal", "bad"}, 1},
 			{"azlens.az.breach", "use1-az2", []string{"signal", "bad"}, 0},
+			// Every signal is exported, the volume signal too.
+			{"azlens.az.breach", "use1-az2", []string{"signal", "volume"}, 0},
 			{"azlens.az.telemetry_age", "use1-az1", nil, 10},
 			{"azlens.region.alert", "", []string{"kind", "regional"}, 0},
 		}

@@ -31,6 +31,10 @@ type Fault struct {
 	Blackout bool
 	// TelemetryLoss is the fraction of telemetry batches lost.
 	TelemetryLoss float64
+	// Throughput, when in (0, 1), is the fraction of its offered load the zone still
+	// completes: the rest never runs to an end that telemetry reports (callers time out
+	// and give up on a zone too slow to keep up). Zero leaves the load alone.
+	Throughput float64
 	// FlapPeriod, when set, switches the fault on and off every period.
 	FlapPeriod time.Duration
 	// Environments, when set, limits ErrorRate and SlowFraction to that many
@@ -200,6 +204,7 @@ func Run(sc Scenario) (Result, error) {
 			affected := len(z.envs)
 			canaryErr := 0.0
 			crash, blackout := false, false
+			throughput := 1.0
 			for i := range sc.Faults {
 				f := &sc.Faults[i]
 				if f.Zone != z.name || !f.active(t) {
@@ -218,6 +223,9 @@ func Run(sc Scenario) (Result, error) {
 				crash = crash || f.Crash
 				blackout = blackout || f.Blackout
 				loss = max(loss, f.TelemetryLoss)
+				if f.Throughput > 0 {
+					throughput = min(throughput, f.Throughput)
+				}
 			}
 			if crash {
 				canaryErr = 1
@@ -233,7 +241,7 @@ func Run(sc Scenario) (Result, error) {
 			// Offered load follows the traffic weights, as the router does.
 			load := 0.0
 			if wsum > 0 {
-				load = sc.RPS * float64(len(zones)) * z.weight / wsum
+				load = sc.RPS * float64(len(zones)) * z.weight / wsum * throughput
 			}
 			z.carry += load * sc.Step.Seconds()
 			n := int(z.carry)

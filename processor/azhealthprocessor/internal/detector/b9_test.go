@@ -44,7 +44,7 @@ func BenchmarkB9Detection(b *testing.B) {
 					failback++
 				}
 			}
-			b.Logf("%-31s expected %-18s alarm %3d/%d median %-6s p90 %-6s | shift %3d/%d median %-6s p90 %-6s | wrong shift count %d, fail-back during fault %d",
+			b.Logf("%-38s expected %-18s alarm %3d/%d median %-6s p90 %-6s | shift %3d/%d median %-6s p90 %-6s | wrong shift count %d, fail-back during fault %d",
 				r.name, r.expected, fired, b9Seeds, quantile(alarms, 0.5), quantile(alarms, 0.9),
 				len(shifts), b9Seeds, quantile(shifts, 0.5), quantile(shifts, 0.9), notOne, failback)
 		}
@@ -58,17 +58,19 @@ type b9Row struct {
 
 func b9Table() []b9Row {
 	expected := map[string]string{
-		"crash":                          "~50 s",
-		"errors 5%":                      "60-70 s",
-		"errors 2%":                      "~80 s",
-		"errors 0.3%":                    "never",
-		"latency 100%":                   "~50 s",
-		"latency 10%":                    "80-90 s",
-		"latency 3%":                     "never",
-		"low traffic 2 rps, 10% errors":  "60-110 s",
-		"telemetry loss 30%":             "never",
-		"telemetry loss 30% + errors 5%": "60-70 s",
-		"flapping 5% every 30 s":         "60-70 s, one shift",
+		"crash":                                 "~50 s",
+		"errors 5%":                             "60-70 s",
+		"errors 2%":                             "~80 s",
+		"errors 0.3%":                           "never",
+		"latency 100%":                          "~50 s",
+		"latency 10%":                           "80-90 s",
+		"latency 3%":                            "never",
+		"latency 100% with throughput collapse": "~50 s",
+		"throughput collapse":                   "(not in spec)",
+		"low traffic 2 rps, 10% errors":         "60-110 s",
+		"telemetry loss 30%":                    "never",
+		"telemetry loss 30% + errors 5%":        "60-70 s",
+		"flapping 5% every 30 s":                "60-70 s, one shift",
 	}
 	var out []b9Row
 	for _, r := range table {

@@ -23,6 +23,7 @@ func DefaultConfig() Config {
 		SlowRatio:                 2,
 		SlowMinDelta:              0.05,
 		SlowThreshold:             0.05,
+		VolumeRatio:               0.5,
 		AlarmBreaches:             5,
 		AlarmTicks:                6,
 		FastFraction:              0.5,
@@ -60,6 +61,9 @@ func (c *Config) check() error {
 	}
 	if c.Alpha <= 0 || c.Alpha >= 1 {
 		errs = append(errs, errors.New("alpha must be in (0, 1)"))
+	}
+	if c.VolumeRatio <= 0 || c.VolumeRatio >= 1 {
+		errs = append(errs, errors.New("volume ratio must be in (0, 1)"))
 	}
 	if c.AlarmTicks < 1 || c.AlarmBreaches < 1 || c.AlarmBreaches > c.AlarmTicks {
 		errs = append(errs, errors.New("alarm breaches must be between 1 and alarm ticks"))
@@ -177,6 +181,11 @@ type zone struct {
 	stateSince    time.Time        // the tick that set the current alarm state
 	short, long   bucket           // window sums of the current tick
 	verdict       verdict
+	// fullSince is when the zone last returned to full traffic weight (or was first
+	// seen); zero while it is shifted away or failing back. The volume signal only
+	// judges a window the zone spent entirely at full weight.
+	fullSince time.Time
+	volIn     [2]bool // a member of the volume signal's pool of the short, the long window
 }
 
 func (z *zone) close() {
@@ -184,6 +193,28 @@ func (z *zone) close() {
 	z.head = (z.head + 1) % len(z.ring)
 	z.filled = min(z.filled+1, len(z.ring))
 	z.cur = bucket{}
+}
+
+// tickMean is the mean over the last k closed buckets that hold events of the fraction of
+// signal s in each. The fast path reads it beside the window's pooled fraction: a zone whose
+// invocations turn slow also completes fewer of them, so in the pooled window the many fast
+// invocations from before the fault outweigh the few slow ones after it for most of a window,
+// while every tick since the fault is all slow.
+func (z *zone) tickMean(s Signal, k int) float64 {
+	var sum float64
+	ticks := 0
+	k = min(k, z.filled)
+	for i := 1; i <= k; i++ {
+		b := &z.ring[(z.head-i+len(z.ring))%len(z.ring)]
+		if b.n[s] > 0 {
+			sum += min(1, b.x[s]/b.n[s]) // canary slow counts and their totals may land in different ticks
+			ticks++
+		}
+	}
+	if ticks == 0 {
+		return 0
+	}
+	return sum / float64(ticks)
 }
 
 // window sums the last k closed buckets.
@@ -226,6 +257,7 @@ type function struct {
 	blocked   map[string]uint64
 	lastBlock string
 	lastSweep time.Time
+	volume    [2]volumePool // the volume signal's pools of the short and the long window
 }
 
 func (d *Detector) function(name string) *function {
@@ -245,10 +277,10 @@ func (d *Detector) function(name string) *function {
 	return f
 }
 
-func (d *Detector) zone(f *function, name string) *zone {
+func (d *Detector) zone(f *function, name string, now time.Time) *zone {
 	z, ok := f.zones[name]
 	if !ok {
-		z = &zone{name: name, ring: make([]bucket, d.nLong), envs: map[string]*environment{}}
+		z = &zone{name: name, ring: make([]bucket, d.nLong), envs: map[string]*environment{}, fullSince: now}
 		f.zones[name] = z
 		f.order = append(f.order, z)
 		slices.SortFunc(f.order, func(a, b *zone) int {
@@ -273,7 +305,7 @@ func (d *Detector) Observe(now time.Time, p *Point) {
 		return
 	}
 	f := d.function(p.Function)
-	z := d.zone(f, p.Zone)
+	z := d.zone(f, p.Zone, now)
 
 	var value, slow, sum float64
 	switch p.Kind {

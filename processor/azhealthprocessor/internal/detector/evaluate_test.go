@@ -7,7 +7,7 @@ import (
 )
 
 // TestEvaluateWindows pins down how the short and the long window combine
-// (3 zones, zone "a" under test, signal bad, threshold α/(3·3) ≈ 1.1e-4).
+// (3 zones, zone "a" under test, signal bad, threshold α/(3·4) ≈ 8.3e-5).
 func TestEvaluateWindows(t *testing.T) {
 	type counts struct{ x, n float64 }
 	type setup struct {
@@ -44,7 +44,7 @@ func TestEvaluateWindows(t *testing.T) {
 	for _, c := range cases {
 		d := newDetector(t)
 		f := d.function("f")
-		a, b, cz := d.zone(f, "a"), d.zone(f, "b"), d.zone(f, "c")
+		a, b, cz := d.zone(f, "a", t0), d.zone(f, "b", t0), d.zone(f, "c", t0)
 		set := func(z *zone, short, long counts) {
 			z.short.x[SignalBad], z.short.n[SignalBad] = short.x, short.n
 			z.long.x[SignalBad], z.long.n[SignalBad] = long.x, long.n
@@ -77,11 +77,44 @@ func TestEvaluateWindows(t *testing.T) {
 	}
 	// The premise of the flicker cases: the short window alone is not
 	// significant even at the full threshold, the long one is at half of it.
-	threshold := 1e-3 / 9
+	threshold := 1e-3 / float64(3*int(NumSignals))
 	if p := testGreater(flickerShort.x, flickerShort.n, 0, 240); p < threshold {
 		t.Fatalf("flicker short window p %.3g is significant; the cases above test nothing", p)
 	}
 	if p := testGreater(faultLong.x, faultLong.n, 1, 1200); p >= threshold/2 {
 		t.Fatalf("fault long window p %.3g is not significant at threshold/2", p)
+	}
+}
+
+// TestTickMean: a zone that turned all slow while completing a fourteenth of what it did
+// before. The pooled window still reads 6.5 % slow; every tick since the fault reads 100 %.
+func TestTickMean(t *testing.T) {
+	z := &zone{ring: make([]bucket, 6)}
+	for i := range 6 {
+		var b bucket
+		if i < 3 {
+			b.n[SignalSlow] = 1000
+		} else {
+			b.n[SignalSlow], b.x[SignalSlow] = 70, 70
+		}
+		z.cur = b
+		z.close()
+	}
+	w := z.window(6)
+	if pooled := w.x[SignalSlow] / w.n[SignalSlow]; math.Abs(pooled-210.0/3210) > 1e-12 {
+		t.Fatalf("pooled fraction %v, want 210/3210", pooled)
+	}
+	if m := z.tickMean(SignalSlow, 6); m != 0.5 {
+		t.Errorf("tick mean %v, want 0.5 (three all-slow ticks of six)", m)
+	}
+	// Ticks without events do not count; a fraction over 1 (slow counts that arrived a tick
+	// before their totals) counts as 1.
+	z.cur = bucket{}
+	z.close()
+	z.cur = bucket{}
+	z.cur.n[SignalSlow], z.cur.x[SignalSlow] = 10, 20
+	z.close()
+	if m := z.tickMean(SignalSlow, 6); m != 0.8 {
+		t.Errorf("tick mean %v, want (1+1+1+0+1)/5 = 0.8", m)
 	}
 }

@@ -117,9 +117,11 @@ func (d *Detector) guards(f *function, now time.Time, alarmed []*zone) string {
 // zone must themselves be above the absolute gate on a breaching signal
 // (over their recent, decayed counts). Canary failures are zone-level
 // evidence by construction (they enter through the front door like user
-// traffic), so a canary breach passes.
+// traffic), so a canary breach passes. So does a volume breach: the zone as a
+// whole completes less than half its share, which one bad host among the
+// zone's environments cannot do (the others would take its invocations).
 func (d *Detector) broad(z *zone, now time.Time) bool {
-	if z.breachMask[SignalCanary] {
+	if z.breachMask[SignalCanary] || z.breachMask[SignalVolume] {
 		return true
 	}
 	bad, total := 0, 0

@@ -87,6 +87,26 @@ var table = []row{
 		alarmMin: 70 * time.Second, alarmMax: 95 * time.Second, capMax: 100 * time.Second,
 	},
 	{
+		// The zone is so slow its callers give up: it completes 7 % of its share, every
+		// one of them slow. The slow signal's fast path reads the per-tick fractions, which
+		// its pre-fault traffic does not dilute; the pooled 60 s fraction needs ~30 s to
+		// pass the 5 % gate, so the alarm comes ~10 s later than without the collapse.
+		name: "latency 100% with throughput collapse",
+		scenario: func(seed uint64) azsim.Scenario {
+			return base(seed, 5*time.Minute, azsim.Fault{Zone: zoneA, At: faultAt, SlowFraction: 1, Throughput: 0.07})
+		},
+		alarmMin: 40 * time.Second, alarmMax: 65 * time.Second, capMax: 75 * time.Second,
+	},
+	{
+		// Nothing the zone reports is wrong; it reports 7 % of its share. Only the volume
+		// signal sees it.
+		name: "throughput collapse",
+		scenario: func(seed uint64) azsim.Scenario {
+			return base(seed, 5*time.Minute, azsim.Fault{Zone: zoneA, At: faultAt, Throughput: 0.07})
+		},
+		alarmMin: 50 * time.Second, alarmMax: 100 * time.Second, capMax: 120 * time.Second,
+	},
+	{
 		name: "latency 3%",
 		scenario: func(seed uint64) azsim.Scenario {
 			return base(seed, 20*time.Minute, azsim.Fault{Zone: zoneA, At: faultAt, SlowFraction: 0.03})

@@ -76,3 +76,47 @@ func testGreater(x1, n1, x2, n2 float64) float64 {
 }
 
 func round(v float64) int64 { return int64(math.Round(v)) }
+
+// binomialAtMost is the exact lower tail P(X ≤ k) of X ~ Binomial(n, p). The terms are
+// summed from k away from the mode, where they shrink at least geometrically, so the cost is
+// a few standard deviations of terms, not n: below the mode, P(X = k) + P(X = k−1) + …;
+// at or above it, 1 − (P(X = k+1) + P(X = k+2) + …). Each term follows from the previous one
+// by the ratio of consecutive binomial probabilities; only the first needs log-gamma.
+func binomialAtMost(k, n int64, p float64) float64 {
+	switch {
+	case k < 0:
+		return 0
+	case k >= n || p <= 0:
+		return 1
+	case p >= 1:
+		return 0
+	}
+	q := 1 - p
+	pmf := func(j int64) float64 {
+		return math.Exp(logChoose(n, j) + float64(j)*math.Log(p) + float64(n-j)*math.Log(q))
+	}
+	mode := int64(float64(n+1) * p)
+	var sum float64
+	if k < mode {
+		term := pmf(k)
+		for j := k; j >= 0; j-- {
+			sum += term
+			if term < sum*1e-17 || term == 0 {
+				break
+			}
+			// P(X = j−1) = P(X = j) · j q / ((n − j + 1) p)
+			term *= float64(j) * q / (float64(n-j+1) * p)
+		}
+		return math.Min(sum, 1)
+	}
+	term := pmf(k + 1)
+	for j := k + 1; j <= n; j++ {
+		sum += term
+		if term < sum*1e-17 || term == 0 {
+			break
+		}
+		// P(X = j+1) = P(X = j) · (n − j) p / ((j + 1) q)
+		term *= float64(n-j) * p / (float64(j+1) * q)
+	}
+	return math.Max(0, 1-sum)
+}

@@ -60,3 +60,41 @@ func TestTestGreaterPicksExactTailForSmallCounts(t *testing.T) {
 		t.Errorf("large counts: %v, want the z-test %v", got, want)
 	}
 }
+
+// binomialAtMostDirect sums every term of the lower tail: slow, obviously right.
+func binomialAtMostDirect(k, n int64, p float64) float64 {
+	var s float64
+	for j := int64(0); j <= k && j <= n; j++ {
+		s += math.Exp(logChoose(n, j) + float64(j)*math.Log(p) + float64(n-j)*math.Log(1-p))
+	}
+	return math.Min(s, 1)
+}
+
+func TestBinomialAtMost(t *testing.T) {
+	// Hand-checkable: 2 heads or fewer in 10 fair tosses = (1 + 10 + 45) / 1024.
+	near(t, "P(X≤2; 10, ½)", binomialAtMost(2, 10, 0.5), 56.0/1024, 1e-12)
+	// 0 of 30 where a third was expected: (2/3)^30.
+	near(t, "P(X≤0; 30, ⅓)", binomialAtMost(0, 30, 1.0/3), math.Pow(2.0/3, 30), 1e-12)
+	// Both branches (below and above the mode) against the direct sum.
+	for _, c := range []struct {
+		k, n int64
+		p    float64
+	}{
+		{0, 1, 0.5}, {1, 1, 0.5}, {3, 40, 1.0 / 3}, {13, 40, 1.0 / 3}, {14, 40, 1.0 / 3}, {30, 40, 1.0 / 3},
+		{1700, 6000, 1.0 / 3}, {2000, 6000, 1.0 / 3}, {2100, 6000, 1.0 / 3}, {420, 12420, 1.0 / 3},
+		{5, 200, 0.01}, {40, 100, 0.9},
+	} {
+		near(t, "binomialAtMost", binomialAtMost(c.k, c.n, c.p), binomialAtMostDirect(c.k, c.n, c.p), 1e-9)
+	}
+	for _, c := range []struct {
+		k, n int64
+		p    float64
+		want float64
+	}{
+		{-1, 10, 0.5, 0}, {10, 10, 0.5, 1}, {11, 10, 0.5, 1}, {3, 10, 0, 1}, {3, 10, 1, 0},
+	} {
+		if got := binomialAtMost(c.k, c.n, c.p); got != c.want {
+			t.Errorf("binomialAtMost(%d, %d, %v) = %v, want %v", c.k, c.n, c.p, got, c.want)
+		}
+	}
+}

@@ -61,6 +61,9 @@ func (t *windowTest) breach(threshold float64) bool { return t.has && t.p < thre
 // test compares zone z with the pooled rest (every other zone not
 // evacuated) on signal s over the short or the long window.
 func (d *Detector) test(f *function, z *zone, s Signal, long bool) windowTest {
+	if s == SignalVolume {
+		return d.volumeTest(f, z, long)
+	}
 	cfg := &d.cfg
 	abs := d.absGate(s)
 	win := func(o *zone) *bucket {
@@ -86,7 +89,8 @@ func (d *Detector) test(f *function, z *zone, s Signal, long bool) windowTest {
 	t := windowTest{p: math.NaN()}
 	if !long && ni >= cfg.FastMinVolume && nr >= cfg.FastMinVolume && ni > 0 && nr > 0 {
 		pi, pr := xi/ni, xr/nr
-		t.fast = pi >= cfg.FastFraction && d.effect(s, pi, pr) && othersHealthy
+		bad := max(pi, z.tickMean(s, d.nShort))
+		t.fast = bad >= cfg.FastFraction && d.effect(s, bad, pr) && othersHealthy
 	}
 	if ni < cfg.MinVolume || nr < cfg.MinVolume {
 		return t
@@ -137,7 +141,15 @@ func (d *Detector) evaluate(f *function, z *zone, s Signal, threshold float64, n
 
 // over says whether zone z, on its own, is above the absolute gate on s:
 // two such zones make the problem regional.
-func (d *Detector) over(z *zone, s Signal) bool {
+func (d *Detector) over(f *function, z *zone, s Signal) bool {
+	if s == SignalVolume {
+		for _, long := range []bool{false, true} {
+			if f.volumeHas(z, long) {
+				return d.volumeDeficient(f, z, long)
+			}
+		}
+		return false
+	}
 	abs := d.absGate(s)
 	switch {
 	case z.short.n[s] >= d.cfg.MinVolume:
@@ -156,6 +168,7 @@ func (d *Detector) tickFunction(f *function, now time.Time) Report {
 		z.short = z.window(d.nShort)
 		z.long = z.window(d.nLong)
 	}
+	d.volumePools(f, now)
 	threshold := cfg.Alpha / float64(len(f.order)*int(NumSignals))
 
 	var overZones [NumSignals]int
@@ -172,7 +185,7 @@ func (d *Detector) tickFunction(f *function, now time.Time) Report {
 			has = has || res.has || res.fast
 			breach = breach || rep.Breach[s]
 			fast = fast || res.fast
-			if d.over(z, s) {
+			if d.over(f, z, s) {
 				overZones[s]++
 			}
 		}
@@ -237,6 +250,12 @@ func (d *Detector) tickFunction(f *function, now time.Time) Report {
 			} else {
 				rep.TrafficWeight = cfg.FailbackStages[f.shift.stage]
 			}
+		}
+		switch {
+		case rep.TrafficWeight < 1:
+			z.fullSince = time.Time{}
+		case z.fullSince.IsZero():
+			z.fullSince = now
 		}
 	}
 	r.Blocked = make(map[string]uint64, len(f.blocked))

@@ -18,6 +18,11 @@ const (
 	SignalSlow
 	// SignalCanary is the fraction of zone-pinned synthetic invocations that failed.
 	SignalCanary
+	// SignalVolume is the zone's share of the function's invocations against the
+	// share its traffic weight predicts: a zone so slow or so broken that its
+	// callers give up completes, and reports, far fewer invocations than its
+	// peers, and that deficit is evidence too.
+	SignalVolume
 	// NumSignals is the m of the Bonferroni correction.
 	NumSignals
 )
@@ -30,6 +35,8 @@ func (s Signal) String() string {
 		return "slow"
 	case SignalCanary:
 		return "canary"
+	case SignalVolume:
+		return "volume"
 	}
 	return "unknown"
 }
@@ -131,6 +138,9 @@ type Config struct {
 	SlowRatio      float64
 	SlowMinDelta   float64
 	SlowThreshold  float64 // absolute gate for the slow fraction
+	// VolumeRatio is the volume signal's effect size: a zone breaches only when its
+	// share of the invocations is below VolumeRatio × the share its weight predicts.
+	VolumeRatio float64
 
 	AlarmBreaches int // M of the M-of-N rule
 	AlarmTicks    int // N of the M-of-N rule
