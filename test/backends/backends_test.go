@@ -307,14 +307,42 @@ func checkJaeger(t *testing.T, j *jaeger, taken []timedOutcome, from, to time.Ti
 			t.Errorf("invocation %s: cold start %v, init span under it %v", id, o.ColdStart, inits[s.SpanID])
 		}
 		if o.Status == "success" {
-			for _, want := range []string{"responseLatency", "responseDuration"} {
+			// Lambda's runtimeDone spans, each a child of the invocation; extensionOverhead only
+			// when the extensions held the environment after the runtime finished (checked below).
+			for _, want := range []string{"responseLatency", "responseDuration", "runtimeOverhead"} {
 				if !slices.Contains(children[s.SpanID], want) {
 					t.Errorf("invocation %s: no %s child (children %v)", id, want, children[s.SpanID])
 				}
 			}
 		}
 	}
-	t.Logf("Jaeger: %d traces, %d spans, %d invocation spans", len(traces), len(spanByID), len(out))
+	// Every child of an invocation lies within it (Jaeger times are microseconds; the receiver
+	// derives children from the same Telemetry API timestamps, so allow 1 ms of rounding), and
+	// an extensionOverhead span, when there is one, ends the invocation.
+	invocations := map[string]bool{}
+	for _, inv := range out {
+		invocations[inv.spanID] = true
+	}
+	overheads := 0
+	for _, s := range spanByID {
+		p := s.parent()
+		if !invocations[p] || tag(s.Tags, "span.kind") == "server" || s.OperationName == "init" || s.OperationName == "restore" {
+			continue // init and restore run before the invocation they are linked under
+		}
+		parent := spanByID[p]
+		const slack = 1000 // µs
+		if s.StartTime < parent.StartTime-slack || s.StartTime+s.Duration > parent.StartTime+parent.Duration+slack {
+			t.Errorf("span %s [%d, +%d µs] is not within its invocation %s [%d, +%d µs]", s.OperationName, s.StartTime, s.Duration,
+				parent.SpanID, parent.StartTime, parent.Duration)
+		}
+		if s.OperationName == "extensionOverhead" {
+			overheads++
+			if end, pend := s.StartTime+s.Duration, parent.StartTime+parent.Duration; end < pend-slack {
+				t.Errorf("extensionOverhead of %s ends %d µs before its invocation", parent.SpanID, pend-end)
+			}
+		}
+	}
+	t.Logf("Jaeger: %d traces, %d spans, %d invocation spans, %d with extension overhead", len(traces), len(spanByID), len(out), overheads)
 
 	// The single-trace APIs a user opens from a log line agree with the search.
 	n := 0
