@@ -217,10 +217,14 @@ func RunSuite(ctx context.Context, o Options, w, logw io.Writer) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(root, path)
 		}
-		if err := RenderFile(path, []*Report{rep}); err != nil {
+		unplaced, err := RenderFile(path, []*Report{rep})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(w, "rendered", path)
+		if len(unplaced) > 0 {
+			fmt.Fprintf(w, "no bench:begin block for %s in %s: those figures are only in the JSON\n", strings.Join(unplaced, ","), path)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -265,10 +269,14 @@ func RenderFrom(ctx context.Context, o Options, w, _ io.Writer) error {
 		})
 		reps = append(reps, r)
 	}
-	if err := RenderFile(abs(o.Render), reps); err != nil {
+	unplaced, err := RenderFile(abs(o.Render), reps)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "rendered", abs(o.Render))
+	if len(unplaced) > 0 {
+		fmt.Fprintf(w, "no bench:begin block for %s in %s: those figures are not rendered\n", strings.Join(unplaced, ","), o.Render)
+	}
 	return nil
 }
 

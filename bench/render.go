@@ -24,7 +24,7 @@ import (
 // block is one generated region of a document: the marker lines and the byte range between them.
 type block struct {
 	id                     string
-	beginLine, endLine     int // 1-based line numbers of the markers
+	beginLine              int // 1-based line number of the begin marker
 	contentFrom, contentTo int // byte offsets of what lies between the marker lines
 }
 
@@ -75,7 +75,7 @@ func parseBlocks(doc []byte) ([]block, error) {
 			if open.id != id {
 				return nil, fmt.Errorf("line %d: bench:end %s closes block %s opened at line %d", line, id, open.id, open.beginLine)
 			}
-			open.endLine, open.contentTo = line, lineStart
+			open.contentTo = lineStart
 			out = append(out, *open)
 			open = nil
 		}
@@ -153,28 +153,39 @@ func RenderDoc(doc []byte, reps []*Report) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// RenderFile renders path in place (through a temporary file, so a failure leaves it whole).
-func RenderFile(path string, reps []*Report) error {
+// RenderFile renders path in place (through a temporary file, so a failure leaves it whole). It
+// returns the IDs of entries with results but no block in the file, in report order: their
+// figures are only in the JSON.
+func RenderFile(path string, reps []*Report) (unplaced []string, err error) {
 	doc, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("render: %w", err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	out, err := RenderDoc(doc, reps)
 	if err != nil {
-		return fmt.Errorf("render %s: %w", path, err)
+		return nil, fmt.Errorf("render %s: %w", path, err)
+	}
+	blocks, _ := parseBlocks(doc) // RenderDoc parsed it without error
+	for _, r := range reps {
+		for _, er := range r.Entries {
+			placed := slices.ContainsFunc(blocks, func(b block) bool { return b.id == er.ID })
+			if !placed && !slices.Contains(unplaced, er.ID) {
+				unplaced = append(unplaced, er.ID)
+			}
+		}
 	}
 	if bytes.Equal(out, doc) {
-		return nil
+		return unplaced, nil
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, out, 0o644); err != nil {
-		return fmt.Errorf("render: %w", err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("render: %w", err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
-	return nil
+	return unplaced, nil
 }
 
 // renderEntry is the content of one block: the stamp, the warnings, one table row per

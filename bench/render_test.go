@@ -238,12 +238,31 @@ func TestRenderFileLeavesFileOnError(t *testing.T) {
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := RenderFile(path, []*Report{sampleReport(t, "2026-12-05T08:00:00Z")})
+	_, err := RenderFile(path, []*Report{sampleReport(t, "2026-12-05T08:00:00Z")})
 	if err == nil || !strings.Contains(err.Error(), "doc.md") || !strings.Contains(err.Error(), "B1") {
 		t.Errorf("error %v: want the file, the ID and the line", err)
 	}
 	if got := readFile(t, path); string(got) != doc {
 		t.Errorf("file changed on error: %q", got)
+	}
+
+	// A good file is rewritten; entries with results but no block are named.
+	const good = "intro\n<!-- bench:begin B3 -->\n<!-- bench:end B3 -->\n"
+	if err := os.WriteFile(path, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unplaced, err := RenderFile(path, []*Report{sampleReport(t, "2026-12-05T08:00:00Z")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(unplaced, ",") != "B1,B2,B9,LOKI" {
+		t.Errorf("unplaced = %q, want B1,B2,B9,LOKI", unplaced)
+	}
+	if got := string(readFile(t, path)); !strings.HasPrefix(got, "intro\n<!-- bench:begin B3 -->\n_Generated from") {
+		t.Errorf("rendered file:\n%s", got)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
 	}
 }
 

@@ -104,6 +104,7 @@ func Suite() []Entry {
 				{Bench: "^BenchmarkB3Pipeline$", Metric: "events/cpu-s", Op: ">=", Value: 200e3, Spec: "≥ 200k events/CPU-s end to end"},
 				{Bench: "^BenchmarkB3Pipeline$", Metric: "x_floor", Op: ">=", Value: 0.7, Spec: "≥ 0.7× the framework floor"},
 			},
+			Limits: []string{"http"},
 		},
 		{
 			ID: "B4", Title: "per-invoke overhead, back to back: agent vs no-op extension vs none",
