@@ -230,8 +230,12 @@ func stampLine(e Entry, er EntryResult, rep *Report) string {
 	if cpu == "" {
 		cpu = "CPU unknown"
 	}
+	gov := strings.TrimPrefix(m.GoVersion, "go version ") // "go1.26.0 linux/amd64": the platform is printed apart
+	if f := strings.Fields(gov); len(f) > 0 {
+		gov = f[0]
+	}
 	s := fmt.Sprintf("_Generated from `%s`, %s: %s, %s/%s, %s, %d cores, load average %.2f → %.2f (start → end).",
-		cmd, rep.Date, cpu, m.GOOS, m.GOARCH, m.GoVersion, m.NProc, m.LoadStart[0], m.LoadEnd[0])
+		cmd, rep.Date, cpu, m.GOOS, m.GOARCH, gov, m.NProc, m.LoadStart[0], m.LoadEnd[0])
 	if rep.Quick {
 		s += " QUICK run: figures not meaningful."
 	}

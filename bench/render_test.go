@@ -121,7 +121,7 @@ func TestRenderGolden(t *testing.T) {
 		"Not generated yet: run `go run ./bench -filter B4 -render docs/benchmarks.md`.",
 		"`^BenchmarkB3Pipeline$` events/cpu-s ≥ 200000", // a target whose benchmark did not run: n/a, listed
 		"hand-written B5 row that no run replaced",
-		"Generated from `go run ./bench -filter B1,B2,B3,B9,LOKI -render docs/benchmarks.md`, 2026-12-05T08:00:00Z: AMD EPYC 7B13, linux/amd64",
+		"Generated from `go run ./bench -filter B1,B2,B3,B9,LOKI -render docs/benchmarks.md`, 2026-12-05T08:00:00Z: AMD EPYC 7B13, linux/amd64, go1.26.0, 2 cores, load average 0.61 → 1.35",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("render lacks %q", want)
