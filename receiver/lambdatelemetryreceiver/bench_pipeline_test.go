@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -33,14 +33,16 @@ import (
 // ("floor", the framework floor of the spec) and a bare confighttp server
 // that only reads the body ("http"), all three running in the same
 // process. One b.Loop iteration is three rounds, in rotated order (ABC,
-// BCA, CAB: every path runs in every position, after each other path), in
-// each of which every path receives ~20 ms of CPU worth of batches; before
-// each segment debug.FreeOSMemory collects the garbage of what ran before
-// and returns its pages outside the measurement. (runtime.GC alone left the
-// freed pages to the background scavenger, which then ran inside the next
-// segment and billed its CPU to whichever path came next: with the
-// reversing order ABC, CBA the floor always came second and paid for
-// the pipeline's garbage, which is how x_floor could exceed 1.) CPU is
+// BCA, CAB: every path runs in every position), in each of which every path
+// receives ~50 ms of CPU worth of batches after a GC outside the
+// measurement. (The order used to reverse, ABC then CBA, which put the
+// floor second in every round, always right after another path; x_floor
+// then read 0.97–1.19, median 1.10, in one run of 2026-12-05, against
+// 0.93–1.01, median 0.96, rotated, same machine and load (≈ 5 on 2
+// cores). Returning freed
+// pages before each segment with debug.FreeOSMemory was tried and dropped:
+// every segment then faulted its heap back in, which cut all three paths'
+// figures about threefold.) CPU is
 // utime+stime of this process (client included, identically for all).
 // Each batch carries a new agent seq and new request ids, so no batch is a
 // retry and every invocation is new to the correlation table.
@@ -130,9 +132,9 @@ func BenchmarkB3Pipeline(b *testing.B) {
 		}
 	}
 
-	// Posts per segment: ~20 ms of CPU each — short, so that the three
-	// paths interleave finely and share the machine's state, yet long against
-	// the CPU clock's granularity.
+	// Posts per segment: ~50 ms of CPU each, so that the CPU clock's
+	// granularity does not matter (20 ms segments lowered x_http, the
+	// per-segment costs weighing more).
 	posts := make([]int, len(paths))
 	for i, p := range paths {
 		bodies := p.gen.batch(20)
@@ -141,7 +143,7 @@ func BenchmarkB3Pipeline(b *testing.B) {
 			post(p.url, body)
 		}
 		perPost := (cpuTime() - cpu0) / 20
-		posts[i] = max(10, int(20*time.Millisecond/max(perPost, time.Microsecond)))
+		posts[i] = max(20, int(50*time.Millisecond/max(perPost, time.Microsecond)))
 	}
 
 	var rate [3][]float64 // events per CPU-second, per round
@@ -151,10 +153,9 @@ func BenchmarkB3Pipeline(b *testing.B) {
 				i := (first + k) % len(paths)
 				p := &paths[i]
 				bodies := p.gen.batch(posts[i]) // generated outside the measurement
-				// Collect the garbage of what ran before and return its pages
-				// now, outside the measurement, so that no path pays for
-				// another's (neither in GC nor in the scavenger).
-				debug.FreeOSMemory()
+				// Collect the garbage of what ran before, outside the
+				// measurement, so that no path pays for another's.
+				runtime.GC()
 				cpu0 := cpuTime()
 				for _, body := range bodies {
 					post(p.url, body)
