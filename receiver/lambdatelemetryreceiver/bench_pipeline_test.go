@@ -32,18 +32,17 @@ import (
 // same receiver with every signal going straight to no-op consumers
 // ("floor", the framework floor of the spec) and a bare confighttp server
 // that only reads the body ("http"), all three running in the same
-// process. One b.Loop iteration is three rounds, in rotated order (ABC,
-// BCA, CAB: every path runs in every position), in each of which every path
+// process. One b.Loop iteration is three rounds, in rotated order (ABC, BCA,
+// CAB: every path runs in every position), in each of which every path
 // receives ~50 ms of CPU worth of batches after a GC outside the
-// measurement. (The order used to reverse, ABC then CBA, which put the
-// floor second in every round, always right after another path; x_floor
-// then read 0.97–1.19, median 1.10, in one run of 2026-12-05, against
-// 0.93–1.01, median 0.96, rotated, same machine and load (≈ 5 on 2
-// cores). Returning freed
-// pages before each segment with debug.FreeOSMemory was tried and dropped:
-// every segment then faulted its heap back in, which cut all three paths'
-// figures about threefold.) CPU is
-// utime+stime of this process (client included, identically for all).
+// measurement. (The order used to reverse, ABC then CBA, which put the floor
+// second in every round, always right after another path; x_floor then read
+// 0.97–1.19, median 1.10, in one run of 2026-12-05, against 0.93–1.01,
+// median 0.96, rotated, same machine and load (≈ 5 on 2 cores). Returning
+// freed pages before each segment with debug.FreeOSMemory was tried and
+// dropped: every segment then faulted its heap back in, which cut all three
+// paths' figures about threefold.) CPU is utime+stime of this process
+// (client included, identically for all).
 // Each batch carries a new agent seq and new request ids, so no batch is a
 // retry and every invocation is new to the correlation table.
 //
