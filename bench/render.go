@@ -194,8 +194,8 @@ func renderEntry(e Entry, er EntryResult, rep *Report) string {
 	var w strings.Builder
 	w.WriteString(stampLine(e, er, rep))
 	w.WriteString("\n")
-	for _, warn := range rep.Warnings {
-		fmt.Fprintf(&w, "\n**Untrustworthy run:** %s.\n", warn)
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintf(&w, "\n**Untrustworthy run:** %s.\n", strings.Join(rep.Warnings, "; "))
 	}
 	for _, msg := range er.Errors {
 		fmt.Fprintf(&w, "\nERROR %s\n", cell(msg))
