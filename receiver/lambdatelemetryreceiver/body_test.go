@@ -10,8 +10,9 @@ import (
 )
 
 // TestReadBody: a body with a Content-Length within the limit is read into a buffer of exactly
-// that size (io.ReadAll's doubling would leave cap at a power-of-two multiple of 512); short and
-// long bodies, missing or oversized lengths behave as io.ReadAll does.
+// that size (io.ReadAll's final copy is rounded up to the allocator's size class: 303,104 bytes of
+// capacity for this body); short and long bodies, missing or oversized lengths behave as
+// io.ReadAll does.
 func TestReadBody(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789"), 30_001) // 300,010 bytes: no power of two
 	req := func(b []byte, length int64) *http.Request {
