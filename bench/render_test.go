@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -309,4 +310,45 @@ func FuzzRenderDoc(f *testing.F) {
 			t.Fatalf("not idempotent:\n%q\n%q", out, out2)
 		}
 	})
+}
+
+// TestRenderFrom is `go run ./bench -from a.json,b.json -filter … -render doc.md`: saved reports
+// merged by entry (later wins), only the filtered entries rendered, nothing run.
+func TestRenderFrom(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, r *Report) string {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a.json", sampleReport(t, "2026-12-01T00:00:00Z"))
+	b := write("b.json", sampleReport(t, "2026-12-02T00:00:00Z"))
+	doc := filepath.Join(dir, "doc.md")
+	const in = "<!-- bench:begin B1 -->\nold B1\n<!-- bench:end B1 -->\n<!-- bench:begin B3 -->\nold B3\n<!-- bench:end B3 -->\n"
+	if err := os.WriteFile(doc, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := RenderFrom(t.Context(), Options{From: a + "," + b, Render: doc, Filter: "B3"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got := string(readFile(t, doc))
+	if !strings.Contains(got, "old B1") {
+		t.Errorf("B1 is not in -filter but was rendered:\n%s", got)
+	}
+	if strings.Contains(got, "old B3") || !strings.Contains(got, "2026-12-02T00:00:00Z") || strings.Contains(got, "2026-12-01") {
+		t.Errorf("B3 should come from the later report:\n%s", got)
+	}
+	if err := RenderFrom(t.Context(), Options{From: a}, &out, io.Discard); err == nil {
+		t.Error("-from without -render accepted")
+	}
+	if err := RenderFrom(t.Context(), Options{From: filepath.Join(dir, "missing.json"), Render: doc}, &out, io.Discard); err == nil {
+		t.Error("a missing report accepted")
+	}
 }
