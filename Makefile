@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long soak bench layer collector clean generate generate-check test-backends
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long soak bench bench-docs layer collector clean generate generate-check test-backends
 
 all: build
 
@@ -90,6 +90,13 @@ soak:
 
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
+
+# Regenerates docs/benchmarks.md's tables (its bench:begin/bench:end blocks) from a run of every
+# entry but E2E (hours of wall time: go run ./bench -filter E2E -render docs/benchmarks.md).
+# Without running: go run ./bench -from bench/results.json -render docs/benchmarks.md
+BENCH_DOCS_ENTRIES ?= B1,B2,B3,B4,B5,B6,B7,OTLP,B8,B9,EMU,HUB,LOKI
+bench-docs:
+	$(GO) run ./bench -filter $(BENCH_DOCS_ENTRIES) -render docs/benchmarks.md $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN) dist

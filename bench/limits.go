@@ -299,3 +299,54 @@ func ExecMs(bin string, n int) (float64, error) {
 	}
 	return median(ts), nil
 }
+
+// limitRef names one physical-limit figure for stamps and warnings.
+type limitRef struct {
+	key, name, unit string
+	get             func(Limits) float64
+}
+
+var limitRefs = []limitRef{
+	{"memcpy", "memcpy", "GB/s", func(l Limits) float64 { return l.MemcpyGBps }},
+	{"fastjson", "fastjson parse", "MB/s", func(l Limits) float64 { return l.FastjsonMBps }},
+	{"tcp", "loopback TCP", "MB/s", func(l Limits) float64 { return l.TCPMBps }},
+	{"http", "null net/http", "req/s", func(l Limits) float64 { return l.HTTPReqps }},
+	{"exec", "exec hello-world", "ms", func(l Limits) float64 { return l.ExecMs }},
+}
+
+func limitByKey(key string) (limitRef, bool) {
+	for _, r := range limitRefs {
+		if r.key == key {
+			return r, true
+		}
+	}
+	return limitRef{}, false
+}
+
+// MaxLimitDrift is how far (relative) a physical-limit reference may move between the start and
+// the end of a run before the run's figures are flagged: the references measure the machine, so a
+// larger move means the machine changed under the benchmarks (other load, frequency scaling), and
+// an absolute figure — or a ratio whose two sides ran at different moments — cannot be trusted.
+const MaxLimitDrift = 0.25
+
+// TrustWarnings says why a report's figures cannot be trusted: a load average at start above half
+// the cores (other processes compete for the CPU the benchmarks measure), or a physical-limit
+// reference drifting by more than MaxLimitDrift between start and end. Empty: no reason found.
+func TrustWarnings(rep *Report) []string {
+	var out []string
+	m := rep.Machine
+	if half := float64(m.NProc) / 2; m.NProc > 0 && m.LoadStart[0] > half {
+		out = append(out, fmt.Sprintf("load average at start %.2f > cores/2 (%d cores)", m.LoadStart[0], m.NProc))
+	}
+	for _, r := range limitRefs {
+		a, b := r.get(rep.Limits.Start), r.get(rep.Limits.End)
+		if a <= 0 || b <= 0 {
+			continue // not measured
+		}
+		if d := b/a - 1; d > MaxLimitDrift || d < -MaxLimitDrift {
+			out = append(out, fmt.Sprintf("physical limit %s drifted %+.0f %% between start and end (%s → %s %s; more than ±%.0f %%)",
+				r.name, 100*d, fmtNum(a), fmtNum(b), r.unit, 100*MaxLimitDrift))
+		}
+	}
+	return out
+}

@@ -2,7 +2,11 @@
 // B-number with the spec's targets and a PASS/MISS verdict, prints physical-limit references
 // measured in the same run, and writes everything as JSON.
 //
-//	go run ./bench [-quick] [-out bench/results.json] [-filter B1,B9] [-v]
+//	go run ./bench [-quick] [-out bench/results.json] [-filter B1,B9] [-v] [-render docs/benchmarks.md]
+//	go run ./bench -from bench/results.json[,other.json] -render docs/benchmarks.md
+//
+// -render rewrites the file's generated blocks (render.go) from the run's results, or with -from
+// from saved reports without running anything.
 //
 // Every benchmark runs as `go test -run '^$' -bench … -benchtime … -count … -benchmem -v pkg`
 // from the module root; the figures are medians over the -count runs.
@@ -35,10 +39,17 @@ func main() {
 	flag.StringVar(&o.Filter, "filter", "", "comma-separated entries to run, e.g. B1,B9 (default: all)")
 	flag.BoolVar(&o.Verbose, "v", false, "stream the output of go test to stderr")
 	flag.DurationVar(&o.Timeout, "timeout", 0, "go test -timeout per invocation (default 10m, 30m without -quick)")
+	flag.StringVar(&o.Render, "render", "", "markdown file whose bench:begin/bench:end blocks are rewritten from the results")
+	flag.StringVar(&o.From, "from", "", "comma-separated JSON reports to render from instead of running (later files win per entry)")
 	flag.Parse()
+	o.Command = commandLine(nil, append([]string{"run", "./bench"}, os.Args[1:]...))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := RunSuite(ctx, o, os.Stdout, os.Stderr); err != nil {
+	run := RunSuite
+	if o.From != "" {
+		run = RenderFrom
+	}
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -51,12 +62,17 @@ type Options struct {
 	Filter  string
 	Verbose bool
 	Timeout time.Duration
+	Render  string // markdown file to render, relative to the module root (empty: none)
+	From    string // comma-separated reports to render from, without running
+	Command string // the command line, recorded in the report and in rendered stamps
 }
 
 // Report is the JSON written by the driver.
 type Report struct {
 	Date      string        `json:"date"` // start, UTC, RFC 3339
+	Command   string        `json:"command,omitempty"`
 	Quick     bool          `json:"quick"`
+	Warnings  []string      `json:"warnings,omitempty"` // why the figures cannot be trusted (TrustWarnings)
 	Machine   Machine       `json:"machine"`
 	Limits    LimitsReport  `json:"limits"`
 	Entries   []EntryResult `json:"entries"`
@@ -121,8 +137,11 @@ func RunSuite(ctx context.Context, o Options, w, logw io.Writer) error {
 		}
 	}
 	t0 := time.Now()
-	rep := &Report{Date: t0.UTC().Format(time.RFC3339), Quick: o.Quick, Machine: machineInfo(ctx)}
+	rep := &Report{Date: t0.UTC().Format(time.RFC3339), Command: o.Command, Quick: o.Quick, Machine: machineInfo(ctx)}
 	rep.Machine.LoadStart = loadAvg()
+	if m := rep.Machine; m.NProc > 0 && m.LoadStart[0] > float64(m.NProc)/2 {
+		fmt.Fprintf(logw, "bench: WARNING load average %.2f > cores/2 (%d cores): the figures will not be trustworthy\n", m.LoadStart[0], m.NProc)
+	}
 
 	lcfg := FullLimits
 	if o.Quick {
@@ -176,6 +195,7 @@ func RunSuite(ctx context.Context, o Options, w, logw io.Writer) error {
 	rep.Machine.LoadEnd = loadAvg()
 	rep.DurationS = time.Since(t0).Seconds()
 	rep.Summary = summarize(rep.Entries)
+	rep.Warnings = TrustWarnings(rep)
 
 	PrintReport(w, rep)
 	if o.Out != "" {
@@ -192,11 +212,70 @@ func RunSuite(ctx context.Context, o Options, w, logw io.Writer) error {
 		}
 		fmt.Fprintln(w, "wrote", out)
 	}
+	if o.Render != "" && ctx.Err() == nil {
+		path := o.Render
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, path)
+		}
+		unplaced, err := RenderFile(path, []*Report{rep})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "rendered", path)
+		if len(unplaced) > 0 {
+			fmt.Fprintf(w, "no bench:begin block for %s in %s: those figures are only in the JSON\n", strings.Join(unplaced, ","), path)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if len(rep.Summary.Failed) > 0 {
 		return fmt.Errorf("benchmarks failed to run in %s (see ERROR lines)", strings.Join(rep.Summary.Failed, ","))
+	}
+	return nil
+}
+
+// RenderFrom renders o.Render from the saved reports o.From (merged by entry, later files win),
+// restricted to o.Filter's entries when given; nothing runs.
+func RenderFrom(ctx context.Context, o Options, w, _ io.Writer) error {
+	if o.Render == "" {
+		return fmt.Errorf("-from needs -render FILE")
+	}
+	keep, err := filterSuite(Suite(), o.Filter)
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(root, p)
+	}
+	var reps []*Report
+	for _, f := range strings.Split(o.From, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := LoadReport(abs(f))
+		if err != nil {
+			return err
+		}
+		r.Entries = slices.DeleteFunc(r.Entries, func(er EntryResult) bool {
+			return !slices.ContainsFunc(keep, func(e Entry) bool { return e.ID == er.ID })
+		})
+		reps = append(reps, r)
+	}
+	unplaced, err := RenderFile(abs(o.Render), reps)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "rendered", abs(o.Render))
+	if len(unplaced) > 0 {
+		fmt.Fprintf(w, "no bench:begin block for %s in %s: those figures are not rendered\n", strings.Join(unplaced, ","), o.Render)
 	}
 	return nil
 }
@@ -362,6 +441,9 @@ func PrintReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "azlens benchmarks  %s  %s  nproc %d  %s  load %.2f → %.2f  %.0f s%s\n",
 		rep.Date, m.GoVersion, m.NProc, m.CPU, m.LoadStart[0], m.LoadEnd[0], rep.DurationS, map[bool]string{true: "  QUICK (smoke run: figures not meaningful)"}[rep.Quick])
 	fmt.Fprintln(w, "Figures are medians over -count runs; ratios and deltas are to a reference measured in the same run.")
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "WARNING untrustworthy run: %s\n", warn)
+	}
 	for _, er := range rep.Entries {
 		fmt.Fprintf(w, "\n%s  %s\n", er.ID, er.entry.Title)
 		if er.Note != "" {

@@ -347,12 +347,13 @@ func TestPrintReport(t *testing.T) {
 		}
 		ers = append(ers, EntryResult{ID: e.ID, entry: e, Benches: mine, Verdicts: Check(mine, e.Targets)})
 	}
-	rep := &Report{Date: "2026-11-26T00:00:00Z", Entries: ers, Summary: summarize(ers)}
+	rep := &Report{Date: "2026-11-26T00:00:00Z", Entries: ers, Summary: summarize(ers), Warnings: []string{"load average at start 3.00 > cores/2 (2 cores)"}}
 	var buf bytes.Buffer
 	PrintReport(&buf, rep)
 	s := buf.String()
 	for _, want := range []string{"B1  decode", "x_json", "≥ 8", "MISS", "PASS", "B9Detection/crash", "B8  overload",
-		"no benchmark matches yet", "no benchmark yet: B8", "Physical limits"} {
+		"no benchmark matches yet", "no benchmark yet: B8", "Physical limits",
+		"WARNING untrustworthy run: load average at start 3.00 > cores/2 (2 cores)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)
 		}

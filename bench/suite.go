@@ -68,7 +68,7 @@ func Suite() []Entry {
 			ID: "B1", Title: "decode Telemetry batches (ratios paired round by round, GOMAXPROCS=1)",
 			Runs: []RunSpec{{Pkg: "./internal/telemetryevent/", Bench: "^BenchmarkB1$",
 				Benchtime: "7x", Count: 5, QuickBenchtime: "1x", QuickCount: 1, Env: []string{"GOMAXPROCS=1"}}},
-			Show: []string{"ns/event", "MB/s", "x_json", "x_raw", "allocs/event"},
+			Show: []string{"ns/event", "MB/s", "x_json", "x_raw", "x_ceiling", "allocs/event"},
 			Targets: []Target{
 				{Bench: "^BenchmarkB1/", Metric: "x_json", Op: ">=", Value: 8, Spec: "≥ 8× encoding/json"},
 				{Bench: "^BenchmarkB1/", Metric: "x_raw", Op: ">=", Value: 0.5, Spec: "≥ 0.5× raw fastjson"},
@@ -104,6 +104,7 @@ func Suite() []Entry {
 				{Bench: "^BenchmarkB3Pipeline$", Metric: "events/cpu-s", Op: ">=", Value: 200e3, Spec: "≥ 200k events/CPU-s end to end"},
 				{Bench: "^BenchmarkB3Pipeline$", Metric: "x_floor", Op: ">=", Value: 0.7, Spec: "≥ 0.7× the framework floor"},
 			},
+			Limits: []string{"http"},
 		},
 		{
 			ID: "B4", Title: "per-invoke overhead, back to back: agent vs no-op extension vs none",

@@ -32,10 +32,17 @@ import (
 // same receiver with every signal going straight to no-op consumers
 // ("floor", the framework floor of the spec) and a bare confighttp server
 // that only reads the body ("http"), all three running in the same
-// process. One b.Loop iteration is a round in which each path receives
-// ~50 ms of CPU worth of batches, in alternating order (ABC, CBA, …), after
-// a GC outside the measurement; CPU is
-// utime+stime of this process (client included, identically for all).
+// process. One b.Loop iteration is three rounds, in rotated order (ABC, BCA,
+// CAB: every path runs in every position), in each of which every path
+// receives ~50 ms of CPU worth of batches after a GC outside the
+// measurement. (The order used to reverse, ABC then CBA, which put the floor
+// second in every round, always right after another path; x_floor then read
+// 0.97–1.19, median 1.10, in one run of 2026-12-05, against 0.93–1.01,
+// median 0.96, rotated, same machine and load (≈ 5 on 2 cores). Returning
+// freed pages before each segment with debug.FreeOSMemory was tried and
+// dropped: every segment then faulted its heap back in, which cut all three
+// paths' figures about threefold.) CPU is utime+stime of this process
+// (client included, identically for all).
 // Each batch carries a new agent seq and new request ids, so no batch is a
 // retry and every invocation is new to the correlation table.
 //
@@ -125,7 +132,8 @@ func BenchmarkB3Pipeline(b *testing.B) {
 	}
 
 	// Posts per segment: ~50 ms of CPU each, so that the CPU clock's
-	// granularity does not matter.
+	// granularity does not matter (20 ms segments lowered x_http, the
+	// per-segment costs weighing more).
 	posts := make([]int, len(paths))
 	for i, p := range paths {
 		bodies := p.gen.batch(20)
@@ -138,22 +146,23 @@ func BenchmarkB3Pipeline(b *testing.B) {
 	}
 
 	var rate [3][]float64 // events per CPU-second, per round
-	order := []int{0, 1, 2}
 	for b.Loop() {
-		for _, i := range order {
-			p := &paths[i]
-			bodies := p.gen.batch(posts[i]) // generated outside the measurement
-			// Collect the garbage of what ran before, outside the measurement,
-			// so that no path pays for another's.
-			runtime.GC()
-			cpu0 := cpuTime()
-			for _, body := range bodies {
-				post(p.url, body)
+		for first := range len(paths) {
+			for k := range len(paths) {
+				i := (first + k) % len(paths)
+				p := &paths[i]
+				bodies := p.gen.batch(posts[i]) // generated outside the measurement
+				// Collect the garbage of what ran before, outside the
+				// measurement, so that no path pays for another's.
+				runtime.GC()
+				cpu0 := cpuTime()
+				for _, body := range bodies {
+					post(p.url, body)
+				}
+				cpu := cpuTime() - cpu0
+				rate[i] = append(rate[i], float64(len(bodies)*p.gen.events)/cpu.Seconds())
 			}
-			cpu := cpuTime() - cpu0
-			rate[i] = append(rate[i], float64(len(bodies)*p.gen.events)/cpu.Seconds())
 		}
-		slices.Reverse(order)
 	}
 	b.StopTimer()
 	if toAZHealth == 0 {

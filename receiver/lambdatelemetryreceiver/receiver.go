@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -265,7 +264,7 @@ func (r *lambdaReceiver) handle(w http.ResponseWriter, req *http.Request, kind i
 			return
 		}
 	}
-	body, err := io.ReadAll(req.Body)
+	body, err := readBody(req, r.cfg.MaxRequestBodySize)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
