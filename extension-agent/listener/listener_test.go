@@ -246,3 +246,36 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+type trackingSink struct {
+	sink
+	tr []Transition
+}
+
+func (s *trackingSink) AddTracked(events [][]byte, size int, tr []Transition) {
+	s.Add(events, size)
+	s.mu.Lock()
+	s.tr = append(s.tr, tr...)
+	s.mu.Unlock()
+}
+
+// A TrackingSink learns, with the events, where platform.start and platform.report change the
+// active invocation (by index in the POST); a JSON-escaped request id arrives unescaped.
+func TestTrackingSinkGetsTransitions(t *testing.T) {
+	s := &trackingSink{}
+	if w := serve(t, NewHandler(s, nil, nil), http.MethodPost, samples); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	want := []Transition{{Index: 1, RequestID: "r1"}, {Index: 5, RequestID: "r0", End: true}}
+	if fmt.Sprint(s.tr) != fmt.Sprint(want) || len(s.events) != 7 {
+		t.Fatalf("transitions %+v (events %d), want %+v", s.tr, len(s.events), want)
+	}
+	s = &trackingSink{}
+	body := `[{"time":"t","type":"platform.start","record":{"requestId":"a\"b\u00e9"}},{"time":"t","type":"function","record":"x"}]`
+	if w := serve(t, NewHandler(s, nil, nil), http.MethodPost, body); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if len(s.tr) != 1 || s.tr[0] != (Transition{Index: 0, RequestID: "a\"bé"}) {
+		t.Fatalf("transitions %+v", s.tr)
+	}
+}
