@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/azlens/azlens/internal/contract"
 )
@@ -77,6 +78,16 @@ func (fd *FrontDoor) Route(h http.Handler, paths ...string) {
 }
 
 func (fd *FrontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) { fd.mux.ServeHTTP(w, r) }
+
+// FrontDoorHeaderTimeout bounds how long the front door's server waits for a request's header, so
+// a client trickling one byte by byte (slowloris) holds a connection that long at most.
+const FrontDoorHeaderTimeout = 10 * time.Second
+
+// Server returns the HTTP server to serve the front door with: its header read is bounded by
+// FrontDoorHeaderTimeout.
+func (fd *FrontDoor) Server() *http.Server {
+	return &http.Server{Handler: fd, ReadHeaderTimeout: FrontDoorHeaderTimeout}
+}
 
 // Wait blocks until asynchronous (Event) invocations accepted so far have finished or ctx ends;
 // then it cancels the ones still running.

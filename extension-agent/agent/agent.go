@@ -380,9 +380,15 @@ func (a *agent) shutdown(deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	err := a.fwd.Shutdown(ctx)
+	// The count of record: every event received is forwarded, spooled or dropped by now. The
+	// collector has these counters too when final_reported is true; when it is false (collector
+	// down, budget spent) this line is the only place the last drops are visible.
 	s := a.fwd.Stats()
 	a.log.Info("shut down", "received", s.EventsReceived, "forwarded", s.EventsForwarded,
-		"spooled", s.EventsSpooled, "replayed", s.EventsReplayed, "dropped", s.EventsDropped)
+		"spooled", s.EventsSpooled, "replayed", s.EventsReplayed, "dropped", s.EventsDropped,
+		"batches_sent", s.BatchesSent, "batches_failed", s.BatchesFailed,
+		"otlp_received", s.OTLPReceived, "otlp_rejected", s.OTLPRejected,
+		"final_reported", a.fwd.FinalReported())
 	if err != nil && !errors.Is(err, forward.ErrCollectorDown) && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("flush at shutdown: %w", err)
 	}

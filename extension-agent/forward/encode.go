@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,15 @@ func (f *Forwarder) encode(b *batch) (body []byte, gz bool, err error) {
 	buf = append(buf, `,"agent":{"name":"azlens-agent","version":`...)
 	buf = strconv.AppendQuote(buf, f.opt.Version) // versions are ASCII: Go and JSON quoting agree
 	buf = appendUint(buf, "seq", b.seq)
+	if b.tracked {
+		// Request ids come from Lambda's JSON: quote them as JSON, not as Go.
+		q, err := json.Marshal(b.active)
+		if err != nil {
+			return nil, false, err
+		}
+		buf = append(buf, `,"active":`...)
+		buf = append(buf, q...)
+	}
 	buf = appendUint(buf, "events_received", s.EventsReceived)
 	buf = appendUint(buf, "events_forwarded", s.EventsForwarded)
 	buf = appendUint(buf, "events_spooled", s.EventsSpooled)

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/azlens/azlens/extension-agent/listener"
 	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/retryafter"
 )
@@ -69,6 +70,8 @@ type Forwarder struct {
 	resource atomic.Pointer[[]byte]
 	c        counters
 	warned   sync.Map // kind → struct{}: log each kind of trouble once
+	// finalReported: the collector acknowledged the counters as Shutdown left them.
+	finalReported atomic.Bool
 
 	mu        sync.Mutex
 	open      [][]byte
@@ -85,6 +88,15 @@ type Forwarder struct {
 	attempt   int
 	changed   chan struct{}
 
+	// The active invocation (its function lines carry no requestId) as the events taken so far
+	// left it; tracking once the listener reports transitions (AddTracked). The open batch
+	// records the state at its first event and every change after it.
+	active      string
+	tracking    bool
+	openActive  string
+	openTracked bool
+	openMarks   []mark
+
 	wake   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -100,6 +112,48 @@ type batch struct {
 	// receiver recognises a retry by (faas.instance, seq, body) and applies it once.
 	body []byte
 	gz   bool
+	// active is the invocation active when the batch's first event was taken (wire agent.active,
+	// sent when tracked); marks are the changes within the batch, so a split batch's second half
+	// knows its own.
+	active  string
+	tracked bool
+	marks   []mark
+}
+
+// mark: after events[at] the active invocation is active ("" for none).
+type mark struct {
+	at     int
+	active string
+}
+
+// activeAt is the active invocation before events[i] of the batch.
+func (b *batch) activeAt(i int) string {
+	a := b.active
+	for _, m := range b.marks {
+		if m.at >= i {
+			break
+		}
+		a = m.active
+	}
+	return a
+}
+
+// split cuts the batch before events[h], each half with its own active state and marks.
+func (b *batch) split(h int, seq func() uint64) (*batch, *batch) {
+	b1 := &batch{order: b.order, seq: seq(), events: b.events[:h], active: b.active, tracked: b.tracked}
+	b2 := &batch{order: b.order, seq: seq(), events: b.events[h:], active: b.activeAt(h), tracked: b.tracked}
+	for _, m := range b.marks {
+		if m.at < h {
+			b1.marks = append(b1.marks, m)
+		} else {
+			b2.marks = append(b2.marks, mark{at: m.at - h, active: m.active})
+		}
+	}
+	for _, e := range b1.events {
+		b1.bytes += len(e)
+	}
+	b2.bytes = b.bytes - b1.bytes
+	return b1, b2
 }
 
 // New returns a Forwarder; Start runs its sender.
@@ -187,17 +241,42 @@ func (f *Forwarder) AddOTLP(signal, encoding string, body []byte) {
 func (f *Forwarder) RejectOTLP() { f.c.otlpRejected.Add(1) }
 
 // Add takes the events of one listener POST; they share one buffer the forwarder now owns.
-func (f *Forwarder) Add(events [][]byte, size int) {
+func (f *Forwarder) Add(events [][]byte, size int) { f.add(events, size, nil, false) }
+
+// AddTracked is Add with the POST's transitions of the active invocation (listener.TrackingSink):
+// from then on every batch carries agent.active.
+func (f *Forwarder) AddTracked(events [][]byte, size int, tr []listener.Transition) {
+	f.add(events, size, tr, true)
+}
+
+func (f *Forwarder) add(events [][]byte, size int, tr []listener.Transition, tracked bool) {
 	f.c.received.Add(uint64(len(events)))
 	f.mu.Lock()
 	now := time.Now()
 	sealed := false
-	for _, e := range events {
+	if tracked {
+		f.tracking = true
+	}
+	for i, e := range events {
 		if len(f.open) == 0 {
 			f.openSince = now
+			f.openActive, f.openTracked, f.openMarks = f.active, f.tracking, nil
 		}
 		f.open = append(f.open, e)
 		f.openBytes += len(e)
+		changed := false
+		for len(tr) > 0 && tr[0].Index <= i {
+			switch t := tr[0]; {
+			case !t.End:
+				f.active, changed = t.RequestID, true
+			case t.RequestID == f.active:
+				f.active, changed = "", true
+			}
+			tr = tr[1:]
+		}
+		if changed {
+			f.openMarks = append(f.openMarks, mark{at: len(f.open) - 1, active: f.active})
+		}
 		if len(f.open) >= f.opt.BatchMaxEvents || f.openBytes >= f.opt.BatchMaxBytes {
 			f.sealLocked()
 			sealed = true
@@ -224,8 +303,9 @@ func (f *Forwarder) sealLocked() {
 		return
 	}
 	f.order++
-	f.queue = append(f.queue, &batch{order: f.order, seq: f.c.seq.Add(1), events: f.open, bytes: f.openBytes})
-	f.open, f.openBytes = nil, 0
+	f.queue = append(f.queue, &batch{order: f.order, seq: f.c.seq.Add(1), events: f.open, bytes: f.openBytes,
+		active: f.openActive, tracked: f.openTracked, marks: f.openMarks})
+	f.open, f.openBytes, f.openMarks = nil, 0, nil
 }
 
 // overflowLocked removes the oldest batches until memory is within the limit and returns them.
@@ -450,13 +530,7 @@ func (f *Forwarder) finish(b *batch, r result) {
 		f.healthyLocked()
 		if n > 1 {
 			// The receiver's limit is lower than ours: halve and try again.
-			h := n / 2
-			b1 := &batch{order: b.order, seq: f.c.seq.Add(1), events: b.events[:h]}
-			b2 := &batch{order: b.order, seq: f.c.seq.Add(1), events: b.events[h:]}
-			for _, e := range b1.events {
-				b1.bytes += len(e)
-			}
-			b2.bytes = b.bytes - b1.bytes
+			b1, b2 := b.split(n/2, func() uint64 { return f.c.seq.Add(1) })
 			f.queue = append([]*batch{b1, b2}, f.queue...)
 			break
 		}
@@ -653,6 +727,7 @@ func (f *Forwarder) Shutdown(ctx context.Context) error {
 		}
 		f.mu.Unlock()
 		f.spill(left, "shutdown before the collector acknowledged")
+		f.reportFinal(ctx)
 		f.client.CloseIdleConnections()
 		if f.opt.Spool != nil {
 			f.opt.Spool.Close()
@@ -660,6 +735,32 @@ func (f *Forwarder) Shutdown(ctx context.Context) error {
 	})
 	return err
 }
+
+// reportFinal sends the counters as Shutdown leaves them — after the last flush and whatever it
+// had to drop — in a batch without events, when the collector is answering and the budget allows.
+// Without it the drops of the last moments, and the last batch's own acknowledgement, would reach
+// nobody. The batch is not itself counted in batches_sent or batches_failed, so the counters it
+// carries are final. Whether the collector acknowledged it is FinalReported; the agent's shutdown
+// log line carries the same counters either way.
+func (f *Forwarder) reportFinal(ctx context.Context) {
+	f.mu.Lock()
+	failing, active, tracked := f.failing, f.active, f.tracking
+	f.mu.Unlock()
+	if failing || ctx.Err() != nil || f.c.seq.Load() == 0 {
+		return // the collector is down or there was never anything to report
+	}
+	b := &batch{seq: f.c.seq.Add(1), active: active, tracked: tracked}
+	body, gz, err := f.encode(b)
+	if err != nil {
+		return
+	}
+	if r := f.post(ctx, body, gz); r.outcome == sent {
+		f.finalReported.Store(true)
+	}
+}
+
+// FinalReported reports whether Shutdown's final counters reached the collector.
+func (f *Forwarder) FinalReported() bool { return f.finalReported.Load() }
 
 // Close stops the sender without sending or spooling (tests, fatal errors).
 func (f *Forwarder) Close() {

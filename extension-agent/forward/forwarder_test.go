@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/azlens/azlens/extension-agent/internal/collectortest"
+	"github.com/azlens/azlens/extension-agent/listener"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -455,6 +456,9 @@ func TestShutdownWithoutSpoolCountsDrops(t *testing.T) {
 	if s := f.Stats(); s.EventsDropped != 3 {
 		t.Fatalf("stats %+v", s)
 	}
+	if f.FinalReported() {
+		t.Fatal("final counters reported by a collector answering 503")
+	}
 	if err := f.Shutdown(ctx); err != nil {
 		t.Fatalf("second shutdown: %v", err)
 	}
@@ -717,5 +721,133 @@ func TestSetMaxAgeSendsTheOpenBatchAndOTLPTravelsInV2(t *testing.T) {
 	}
 	if s := f.Stats(); s.OTLPReceived != 2 || s.EventsReceived != 4 {
 		t.Fatalf("counters: %+v", s)
+	}
+}
+
+// invocationPost is one listener POST of invocation id: start, n function lines, runtimeDone and
+// report, with the transitions the listener reports for it.
+func invocationPost(id string, n int) ([][]byte, int, []listener.Transition) {
+	ev := func(typ, record string) []byte {
+		return []byte(`{"time":"2026-01-01T00:00:00.000Z","type":"` + typ + `","record":` + record + `}`)
+	}
+	rec := `{"requestId":"` + id + `"}`
+	events := [][]byte{ev("platform.start", rec)}
+	for i := range n {
+		events = append(events, ev("function", fmt.Sprintf(`"%s line %d"`, id, i)))
+	}
+	events = append(events, ev("platform.runtimeDone", rec), ev("platform.report", rec))
+	size := 0
+	for _, e := range events {
+		size += len(e)
+	}
+	return events, size, []listener.Transition{{Index: 0, RequestID: id}, {Index: len(events) - 1, RequestID: id, End: true}}
+}
+
+func activeOf(b collectortest.Batch) string {
+	if b.Agent.Active == nil {
+		return "<none>"
+	}
+	return *b.Agent.Active
+}
+
+// Every batch says which invocation was active at its first event, so the receiver attributes
+// function lines without a requestId right whatever order it processes batches in.
+func TestBatchesCarryTheActiveInvocation(t *testing.T) {
+	sink := collectortest.New(t)
+	f := newForwarder(t, sink, func(o *Options) { o.BatchMaxEvents = 3 })
+	evs, size, tr := invocationPost("A", 4) // start, 4 lines, runtimeDone, report: 7 events
+	f.AddTracked(evs, size, tr)
+	lines, lsize := post("init", 1, 10) // a line after A's report: nobody's
+	f.AddTracked(lines, lsize, nil)
+	if err := f.Flush(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range sink.Batches() {
+		got = append(got, activeOf(b))
+	}
+	// [start A, l0, l1] [l2, l3, runtimeDone] [report A, init-0]
+	if want := []string{"", "A", "A"}; !equal(got, want) {
+		t.Fatalf("active per batch %q, want %q", got, want)
+	}
+
+	// A forwarder never told about transitions (Add only) sends no agent.active: the receiver
+	// keeps its own notion, as for an older agent.
+	plain := collectortest.New(t)
+	g := newForwarder(t, plain, nil)
+	g.Add(evs, size)
+	if err := g.Flush(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if a := activeOf(plain.Batches()[0]); a != "<none>" {
+		t.Fatalf("untracked batch carries active %q", a)
+	}
+}
+
+// A batch the receiver answers 413 is halved; the second half carries the active invocation as
+// it was at its own first event.
+func TestSplitHalvesKnowTheirActiveInvocation(t *testing.T) {
+	sink := collectortest.New(t)
+	sink.Respond(func(n int) collectortest.Response {
+		if n == 0 {
+			return collectortest.Response{Status: http.StatusRequestEntityTooLarge}
+		}
+		return collectortest.Response{}
+	})
+	f := newForwarder(t, sink, nil)
+	evs, size, tr := invocationPost("B", 2) // start, l0, l1 | runtimeDone, report
+	f.AddTracked(evs[:3], 0, tr[:1])
+	f.AddTracked(evs[3:], size, []listener.Transition{{Index: 1, RequestID: "B", End: true}})
+	if err := f.Flush(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	bs := sink.Batches()
+	if len(bs) != 2 || len(bs[0].Events) != 2 || len(bs[1].Events) != 3 {
+		t.Fatalf("after 413: %d batches", len(bs))
+	}
+	if a0, a1 := activeOf(bs[0]), activeOf(bs[1]); a0 != "" || a1 != "B" {
+		t.Fatalf("halves carry active %q and %q, want \"\" and \"B\"", a0, a1)
+	}
+}
+
+// Drops at shutdown reach the collector: after the last flush the forwarder sends its final
+// counters in a batch of no events, and they balance (received = forwarded + dropped).
+func TestShutdownReportsFinalCounters(t *testing.T) {
+	sink := collectortest.New(t)
+	sink.Respond(func(n int) collectortest.Response {
+		if n == 1 {
+			// The second batch, a single event, is too large: dropped for good, during shutdown.
+			return collectortest.Response{Status: http.StatusRequestEntityTooLarge}
+		}
+		return collectortest.Response{}
+	})
+	f := newForwarder(t, sink, nil)
+	evs, size := post("a", 2, 10)
+	f.Add(evs, size)
+	if err := f.Flush(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	evs, size = post("b", 1, 10)
+	f.Add(evs, size)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := f.Stats()
+	if s.EventsReceived != 3 || s.EventsForwarded != 2 || s.EventsDropped != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	if !f.FinalReported() {
+		t.Fatal("final counters not reported to an answering collector")
+	}
+	bs := sink.Batches()
+	last := bs[len(bs)-1]
+	if len(last.Events) != 0 || last.Agent.EventsDropped != 1 || last.Agent.EventsForwarded != 2 ||
+		last.Agent.EventsReceived != 3 || last.Agent.BatchesSent != s.BatchesSent || last.Agent.BatchesFailed != s.BatchesFailed {
+		t.Fatalf("last batch %d events, counters %+v; forwarder %+v", len(last.Events), last.Agent, s)
+	}
+	if last.Agent.Seq <= bs[len(bs)-2].Agent.Seq {
+		t.Fatalf("final batch seq %d does not follow %d", last.Agent.Seq, bs[len(bs)-2].Agent.Seq)
 	}
 }

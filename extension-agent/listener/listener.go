@@ -33,6 +33,23 @@ type Sink interface {
 	Add(events [][]byte, size int)
 }
 
+// TrackingSink is a Sink that also learns where the active invocation changes — the invocation
+// that function lines without a requestId of their own belong to. The forwarder records on each
+// batch which invocation was active at its first event, so the receiver attributes lines right
+// even when it processes batches out of order (spool replays, a restarted collector).
+type TrackingSink interface {
+	Sink
+	AddTracked(events [][]byte, size int, tr []Transition)
+}
+
+// Transition is a change of the active invocation at events[Index] of one POST: platform.start
+// makes RequestID active; platform.report (End) ends it if it is the active one.
+type Transition struct {
+	Index     int
+	RequestID string
+	End       bool
+}
+
 // Notice is a platform event the agent's lifecycle reacts to.
 type Notice struct {
 	// Type is the event type, e.g. "platform.runtimeDone".
@@ -88,14 +105,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	events, size, err := h.split(body)
+	events, size, tr, err := h.split(body)
 	if err != nil {
 		h.badOnce.Do(func() { h.log.Warn("rejected a malformed telemetry body", "error", err) })
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	if len(events) > 0 {
-		h.sink.Add(events, size)
+		if ts, ok := h.sink.(TrackingSink); ok {
+			ts.AddTracked(events, size, tr)
+		} else {
+			h.sink.Add(events, size)
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -131,13 +152,14 @@ func readBody(r *http.Request, buf []byte) ([]byte, error) {
 // exact bytes Lambda sent (slices of body). It is what the listener does with every POST.
 func Split(body []byte) ([][]byte, error) {
 	h := NewHandler(nil, nil, nil)
-	events, _, err := h.split(body)
+	events, _, _, err := h.split(body)
 	return events, err
 }
 
 // split validates the body and cuts it into events in the same pass (scanner). Only platform
-// events — small — are parsed, for the fields the lifecycle needs.
-func (h *Handler) split(body []byte) ([][]byte, int, error) {
+// events — small — are parsed, for the fields the lifecycle and the active invocation's
+// transitions need.
+func (h *Handler) split(body []byte) ([][]byte, int, []Transition, error) {
 	var events [][]byte
 	var platform []int // indexes of platform events, acted on once the whole body is valid
 	size := 0
@@ -154,28 +176,43 @@ func (h *Handler) split(body []byte) ([][]byte, int, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("body: %w", err)
+		return nil, 0, nil, fmt.Errorf("body: %w", err)
 	}
+	var tr []Transition
 	for _, i := range platform {
-		h.platform(events[i])
+		if n, ok := h.platform(events[i]); ok {
+			switch n.Type {
+			case "platform.start":
+				tr = append(tr, Transition{Index: i, RequestID: n.RequestID})
+			case "platform.report":
+				tr = append(tr, Transition{Index: i, RequestID: n.RequestID, End: true})
+			}
+		}
 	}
-	return events, size, nil
+	return events, size, tr, nil
 }
 
-func (h *Handler) platform(ev []byte) {
+// platform notifies the lifecycle of a platform event and returns the notice (false for types the
+// lifecycle ignores).
+func (h *Handler) platform(ev []byte) (Notice, bool) {
 	p := h.parsers.Get()
 	defer h.parsers.Put(p)
 	v, err := p.ParseBytes(ev)
 	if err != nil {
-		return // validated already; cannot happen
+		return Notice{}, false // validated already; cannot happen
 	}
+	var n Notice
 	switch typ := string(v.GetStringBytes("type")); typ {
 	case "platform.initStart", "platform.restoreStart":
-		h.notify(Notice{Type: typ, InstanceID: string(v.GetStringBytes("record", "instanceId"))})
+		n = Notice{Type: typ, InstanceID: string(v.GetStringBytes("record", "instanceId"))}
 	case "platform.start", "platform.runtimeDone", "platform.report":
 		at, _ := time.Parse(time.RFC3339Nano, string(v.GetStringBytes("time")))
-		h.notify(Notice{Type: typ, RequestID: string(v.GetStringBytes("record", "requestId")), Time: at})
+		n = Notice{Type: typ, RequestID: string(v.GetStringBytes("record", "requestId")), Time: at}
+	default:
+		return Notice{}, false
 	}
+	h.notify(n)
+	return n, true
 }
 
 // Server is the listener's HTTP server.

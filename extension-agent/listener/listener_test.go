@@ -217,7 +217,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte(` [ {"type" : "platform.start" , "record":{"requestId":"a\\\"b"}} , {"a":[{"type":1}],"type":"x"} ] `))
 	f.Add([]byte(`[{"type":{"type":"platform.report"}}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		s := &sink{}
+		s := &trackingSink{}
 		h := NewHandler(s, func(Notice) {}, nil)
 		w := serve(t, h, http.MethodPost, string(body))
 		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
@@ -234,6 +234,7 @@ func FuzzHandler(f *testing.F) {
 		if len(in) != len(s.events) {
 			t.Fatalf("%d events from %d elements", len(s.events), len(in))
 		}
+		var want []Transition
 		for i := range in {
 			if !bytes.Equal(bytes.TrimSpace(in[i]), s.events[i]) {
 				t.Fatalf("event %d is %q, element is %q", i, s.events[i], in[i])
@@ -243,6 +244,50 @@ func FuzzHandler(f *testing.F) {
 			if err != nil || v.Get("type") == nil || v.Get("type").Type() != fastjson.TypeString {
 				t.Fatalf("event %d accepted without a string type: %q", i, in[i])
 			}
+			// The active invocation changes where the receiver sees platform.start and
+			// platform.report (agent.active must agree with the receiver's own reading).
+			switch string(v.GetStringBytes("type")) {
+			case "platform.start":
+				want = append(want, Transition{Index: i, RequestID: string(v.GetStringBytes("record", "requestId"))})
+			case "platform.report":
+				want = append(want, Transition{Index: i, RequestID: string(v.GetStringBytes("record", "requestId")), End: true})
+			}
+		}
+		if fmt.Sprint(s.tr) != fmt.Sprint(want) {
+			t.Fatalf("transitions %+v; the receiver reads %+v", s.tr, want)
 		}
 	})
+}
+
+type trackingSink struct {
+	sink
+	tr []Transition
+}
+
+func (s *trackingSink) AddTracked(events [][]byte, size int, tr []Transition) {
+	s.Add(events, size)
+	s.mu.Lock()
+	s.tr = append(s.tr, tr...)
+	s.mu.Unlock()
+}
+
+// A TrackingSink learns, with the events, where platform.start and platform.report change the
+// active invocation (by index in the POST); a JSON-escaped request id arrives unescaped.
+func TestTrackingSinkGetsTransitions(t *testing.T) {
+	s := &trackingSink{}
+	if w := serve(t, NewHandler(s, nil, nil), http.MethodPost, samples); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	want := []Transition{{Index: 1, RequestID: "r1"}, {Index: 5, RequestID: "r0", End: true}}
+	if fmt.Sprint(s.tr) != fmt.Sprint(want) || len(s.events) != 7 {
+		t.Fatalf("transitions %+v (events %d), want %+v", s.tr, len(s.events), want)
+	}
+	s = &trackingSink{}
+	body := `[{"time":"t","type":"platform.start","record":{"requestId":"a\"b\u00e9"}},{"time":"t","type":"function","record":"x"}]`
+	if w := serve(t, NewHandler(s, nil, nil), http.MethodPost, body); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if len(s.tr) != 1 || s.tr[0] != (Transition{Index: 0, RequestID: "a\"bé"}) {
+		t.Fatalf("transitions %+v", s.tr)
+	}
 }

@@ -10,9 +10,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,17 @@ type Case struct {
 	Body    []byte
 	Status  int    // the documented status
 	Message string // a fragment the answer's body must contain (it names the problem)
+	// Want are headers the answer must carry with these values, e.g. {"Allow": "POST"} on a 405.
+	Want map[string]string
+	// MaxAlloc, when set, bounds what the whole process allocates while the case is answered
+	// (runtime.MemStats.TotalAlloc): a bomb or an oversized body must be refused without being
+	// inflated or read past the surface's limit. Only meaningful when nothing else runs in the
+	// process meanwhile (no parallel tests).
+	MaxAlloc uint64
+	// Abort sends the body's bytes and then closes the connection without finishing the request
+	// (a Content-Length promising more): a client that dies mid-body. The server must give up on
+	// it without an answer (there is no one to answer) and keep serving.
+	Abort bool
 }
 
 // Deadline bounds every answer: a hostile request must be refused promptly, not after the
@@ -36,24 +49,71 @@ type Case struct {
 const Deadline = 10 * time.Second
 
 // Run sends each case to base (http://host:port) and then ok, a request the surface must still
-// serve (status okStatus) after all of them.
+// serve (with ok.Status) after all of them; a zero ok means the caller checks that itself.
 func Run(t *testing.T, base string, cases []Case, ok Case) {
 	t.Helper()
 	client := &http.Client{Timeout: Deadline}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			status, body := send(t, client, base, c)
+			var before runtime.MemStats
+			if c.MaxAlloc > 0 {
+				runtime.ReadMemStats(&before)
+			}
+			start := time.Now()
+			if c.Abort {
+				abort(t, base, c)
+				return
+			}
+			status, header, body := send(t, client, base, c)
 			if status != c.Status || !strings.Contains(body, c.Message) {
 				t.Fatalf("%s %s: got %d %q, want %d containing %q", c.Method, c.Path, status, clip(body), c.Status, c.Message)
 			}
+			for k, v := range c.Want {
+				if got := header.Get(k); got != v {
+					t.Errorf("%s %s: header %s is %q, want %q", c.Method, c.Path, k, got, v)
+				}
+			}
+			if c.MaxAlloc > 0 {
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				if n := after.TotalAlloc - before.TotalAlloc; n > c.MaxAlloc {
+					t.Errorf("%s %s: answering allocated %d bytes, more than %d: the body was read or inflated past the limit", c.Method, c.Path, n, c.MaxAlloc)
+				}
+			}
+			t.Logf("answered %d in %v", status, time.Since(start).Round(time.Millisecond))
 		})
 	}
-	if status, body := send(t, client, base, ok); status != ok.Status {
+	if ok.Method == "" {
+		return // the caller checks the surface still serves in its own way
+	}
+	if status, _, body := send(t, client, base, ok); status != ok.Status {
 		t.Fatalf("after the hostile requests, %s %s: got %d %q, want %d", ok.Method, ok.Path, status, clip(body), ok.Status)
 	}
 }
 
-func send(t *testing.T, client *http.Client, base string, c Case) (int, string) {
+// abort writes c's request with a Content-Length one byte more than c.Body and closes the
+// connection. The server's answer, if any, is not checked: the point is what comes after.
+func abort(t *testing.T, base string, c Case) {
+	t.Helper()
+	addr := strings.TrimPrefix(base, "http://")
+	conn, err := net.DialTimeout("tcp", addr, Deadline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var req bytes.Buffer
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", c.Method, c.Path, addr, len(c.Body)+1)
+	for k, v := range c.Header {
+		fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+	}
+	req.WriteString("\r\n")
+	req.Write(c.Body)
+	if _, err := conn.Write(req.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func send(t *testing.T, client *http.Client, base string, c Case) (int, http.Header, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
@@ -70,7 +130,7 @@ func send(t *testing.T, client *http.Client, base string, c Case) (int, string) 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func clip(s string) string {

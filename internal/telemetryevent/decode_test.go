@@ -62,7 +62,7 @@ func TestDecodeAWSSamples(t *testing.T) {
 
 func TestDecodeAgentBatchAndLogs(t *testing.T) {
 	body := `{"resource":{"cloud.availability_zone":"use1-az1","faas.max_memory":134217728,"x.flag":true},
-	"agent":{"name":"azlens-agent","version":"0.1.0","seq":42,"events_received":7,"flush_duration_ms_sum":1.5,"future":"x"},
+	"agent":{"name":"azlens-agent","version":"0.1.0","seq":42,"active":"r\u00e91","events_received":7,"flush_duration_ms_sum":1.5,"future":"x"},
 	"events":[
 	 {"time":"2024-01-02T03:04:05.006Z","type":"function","record":"plain line\n"},
 	 {"time":"2024-01-02T03:04:05.007Z","type":"function","record":{"timestamp":"2024-01-02T03:04:05.001234Z","level":"WARN","requestId":"r1","message":"hi","user":{"id":1},"n":2,"ok":false,"s":"v"}},
@@ -77,8 +77,15 @@ func TestDecodeAgentBatchAndLogs(t *testing.T) {
 		t.Errorf("resource = %+v", b.Resource)
 	}
 	a := b.Agent
-	if a.Name != "azlens-agent" || a.Version != "0.1.0" || !a.HasSeq || a.Seq != 42 || len(a.Counters) != 2 || a.Counters[1] != (Counter{"flush_duration_ms_sum", 1.5}) {
+	if a.Name != "azlens-agent" || a.Version != "0.1.0" || !a.HasSeq || a.Seq != 42 || len(a.Counters) != 2 || a.Counters[1] != (Counter{"flush_duration_ms_sum", 1.5}) ||
+		!a.HasActive || a.Active != "ré1" {
 		t.Errorf("agent = %+v", a)
+	}
+	var d2 Decoder
+	if a, err := d2.DecodeAgentBatch([]byte(`{"resource":{},"agent":{"seq":1},"events":[]}`)); err != nil {
+		t.Error(err)
+	} else if a.Agent.HasActive {
+		t.Errorf("agent without active: %+v", a.Agent)
 	}
 	if e := b.Events[0]; e.Message != "plain line\n" || e.JSONLog {
 		t.Errorf("text log = %+v", e)
@@ -107,6 +114,7 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"resource":{}}`, "events: missing"},
 		{`{"resource":{},"events":{}}`, "events: must be an array"},
 		{`{"resource":{},"agent":{"seq":"1"},"events":[]}`, "agent.seq: must be an integer"},
+		{`{"resource":{},"agent":{"active":null},"events":[]}`, "agent.active: must be a string"},
 		{`{"resource":{},"agent":{"events_dropped":-1},"events":[]}`, "agent.events_dropped: counter must be a non-negative number"},
 		{ev(`1`), "events[0]: must be an object"},
 		{ev(`{"time":"2024-01-02T03:04:05.006Z","record":{}}`), "events[0].type: missing"},

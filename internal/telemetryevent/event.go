@@ -247,6 +247,12 @@ type Agent struct {
 	Seq int64
 	// HasSeq is false when the agent sent no seq.
 	HasSeq bool
+	// Active is the request id of the invocation active when the batch's first event was taken
+	// ("" for none): function lines without a requestId belong to it until the batch's own
+	// platform.start or platform.report events change it. HasActive is false when the agent sent
+	// none (agents before it), and the receiver keeps its own notion.
+	Active    string
+	HasActive bool
 	// Counters are every other numeric key, in wire order.
 	Counters []Counter
 }

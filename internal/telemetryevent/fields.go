@@ -68,6 +68,12 @@ func (st *state) agent(v *fastjson.Value) (*Agent, error) {
 				return
 			}
 			a.Seq, a.HasSeq = n, true
+		case "active":
+			if kind(fv) != fastjson.TypeString {
+				err = errors.New("agent.active: must be a string")
+				return
+			}
+			a.Active, a.HasActive = st.strValue(fv), true
 		default:
 			if fv.Type() != fastjson.TypeNumber {
 				// Non-numeric keys are reserved for later versions.

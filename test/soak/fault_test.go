@@ -1,9 +1,12 @@
 //go:build soak
 
-// The fault soak runs with `make soak` (go test -tags soak), not in `make test`: it still finds
-// events lost in about one run in three (a whole invocation's function lines, around a
-// collector kill or an environment reset), an open bug that would turn every CI run red at
-// random. TestForcedDropsAreCounted, beside it, runs in `make test`.
+// The fault soak runs with `make soak` (go test -tags soak, about a minute with its builds), not
+// in `make test`. It used to lose a whole invocation's function lines about one run in three: the
+// receiver joined lines without a requestId to the invocation active when it processed their
+// batch, and a batch replayed from the spool after newer ones, or sent to a restarted collector
+// that never saw the invocation's platform.start, joined them to another one or to none. Batches
+// now carry agent.active (the invocation active at their first event), which the receiver starts
+// from. TestForcedDropsAreCounted, beside it, runs in `make test`.
 
 package soak
 

@@ -50,6 +50,8 @@ type Agent struct {
 	BatchesFailed      uint64  `json:"batches_failed"`
 	FlushDurationMsSum float64 `json:"flush_duration_ms_sum"`
 	FlushCount         uint64  `json:"flush_count"`
+	// Active is agent.active: nil when the batch carries none.
+	Active *string `json:"active"`
 }
 
 // OTLP is one element of v2's "otlp" array; Body is a JSON string (base64 protobuf) or object.

@@ -194,6 +194,12 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 	if b.Agent != nil {
 		env.updateAgent(b.Agent, now)
 	}
+	if b.Agent != nil && b.Agent.HasActive {
+		// The agent says which invocation was active when it took the batch's first event: what
+		// this receiver last saw may be another one (a batch replayed from the spool after newer
+		// ones, a predecessor collector that took the platform.start), and lines would join it.
+		m.setActive(env, b.Agent.Active)
+	}
 
 	var logs plog.LogRecordSlice
 	if len(b.Events) > 0 {
@@ -341,6 +347,29 @@ func (m *Mapper) apply(env *environment, e *telemetryevent.Event, now time.Time,
 		m.addLog(env, e, logs)
 	default:
 		m.addPlatformLog(env, e, logs, ids{}, false)
+	}
+}
+
+// setActive makes requestID the environment's active invocation ("" for none), with the ids of
+// its start when this receiver has seen it, else the deterministic ones (as for a line carrying
+// the request id of an invocation not known here).
+func (m *Mapper) setActive(env *environment, requestID string) {
+	switch {
+	case requestID == "":
+		env.activeID, env.activeIDs = "", ids{}
+	case requestID == env.activeID:
+	default:
+		if inv := m.pending[invKey{env.key, requestID}]; inv != nil {
+			env.activeID, env.activeIDs = inv.requestID, inv.ids
+			return
+		}
+		if env.sdk != nil {
+			if id, ok := env.sdk.recent[requestID]; ok {
+				env.activeID, env.activeIDs = strings.Clone(requestID), id
+				return
+			}
+		}
+		env.activeID, env.activeIDs = strings.Clone(requestID), invocationIDs(requestID)
 	}
 }
 

@@ -83,3 +83,68 @@ func TestEnvironmentsAreBounded(t *testing.T) {
 		t.Fatalf("sweep forgot %d, %d left", out.EnvironmentsForgotten, len(m.envs))
 	}
 }
+
+// lineInvocations maps each function log line of out to its faas.invocation_id ("" for none).
+func lineInvocations(out Output) map[string]string {
+	got := map[string]string{}
+	rls := out.Logs.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				if typ, _ := lr.Attributes().Get(AttrType); typ.Str() != "function" {
+					continue
+				}
+				id, _ := lr.Attributes().Get("faas.invocation_id")
+				got[lr.Body().Str()] = id.Str()
+			}
+		}
+	}
+	return got
+}
+
+// agent.active says which invocation a batch's leading function lines belong to, whatever this
+// receiver saw last: a batch built while r1 was active, processed after r2 started (replayed from
+// the spool, or sent to a restarted collector), still joins its lines to r1. A batch without it
+// (an older agent) keeps the receiver's own notion.
+func TestAgentActiveAttributesLinesOfBatchesOutOfOrder(t *testing.T) {
+	var d telemetryevent.Decoder
+	m := newTestMapper()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	apply := func(agent, events string) map[string]string {
+		t.Helper()
+		b, err := d.DecodeAgentBatch([]byte(`{"resource":{"faas.name":"fn","faas.instance":"env-1"},"agent":` + agent + `,"events":[` + events + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lineInvocations(m.Apply(resource("env-1"), b, 0, now))
+	}
+	const (
+		startR2 = `{"time":"2026-03-01T10:00:01.000Z","type":"platform.start","record":{"requestId":"r2"}}`
+		endR1   = `{"time":"2026-03-01T10:00:00.900Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success"}},` +
+			`{"time":"2026-03-01T10:00:00.901Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":1}}}`
+	)
+	line := func(s string) string {
+		return `{"time":"2026-03-01T10:00:00.500Z","type":"function","record":"` + s + `"}`
+	}
+	// r2's start is processed first; then the batch that was built while r1 was active.
+	if got := apply(`{"seq":2,"active":""}`, startR2+","+line("r2 line")); got["r2 line"] != "r2" {
+		t.Fatalf("line after r2's start: %v", got)
+	}
+	if got := apply(`{"seq":1,"active":"r1"}`, line("r1 line")+","+endR1+","+line("after r1")); got["r1 line"] != "r1" || got["after r1"] != "" {
+		t.Fatalf("late batch of r1: %v, want r1's line on r1 and the line after its report on none", got)
+	}
+	if got := apply(`{"seq":3,"active":"r2"}`, line("r2 again")); got["r2 again"] != "r2" {
+		t.Fatalf("batch of r2: %v", got)
+	}
+	// An older agent: no agent.active, the receiver's notion (r2, from the last batch) stays.
+	if got := apply(`{"seq":4}`, line("old agent")); got["old agent"] != "r2" {
+		t.Fatalf("batch without agent.active: %v", got)
+	}
+	// Without agent.active the late batch would have joined r2 — the bug this field fixes.
+	if got := apply(`{"seq":5}`, line("r1 line, old agent")); got["r1 line, old agent"] != "r2" {
+		t.Fatalf("baseline: %v", got)
+	}
+}
