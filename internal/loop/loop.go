@@ -347,7 +347,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fd.Mount(consolePath, l.consoleHandler())
 	// The emulator's ground truth beside its APIs.
 	fd.Handle("GET /metrics", truth.Handler())
-	l.frontDoor = &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second}
+	l.frontDoor = fd.Server()
 	served := make(chan struct{})
 	go func() { defer close(served); _ = l.frontDoor.Serve(ln) }()
 	stops = append(stops, func(ctx context.Context) {
