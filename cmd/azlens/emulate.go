@@ -18,6 +18,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/internal/loop"
 )
 
 // emulateConfig is what `azlens emulate` is told by its flags.
@@ -216,18 +217,24 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// The emulator's ground truth (invocations by outcome, throttles, cold starts, resets) on the
-	// front door's GET /metrics.
-	var truth *groundtruth.Metrics
 	rc := c.regionConfig(stderr, log)
-	rc.Observe = func(o emulator.Outcome) { truth.Observe(o) }
+	// ARC zonal shift and FIS, wired as `azlens up` wires them: shifts of the function's ARN
+	// weight the router, experiments inject faults into the environments.
+	cp := loop.NewControlPlane(loop.ControlPlaneConfig{Function: rc.Function.Name, Zones: rc.Zones,
+		InvocationTimeout: c.timeout, Logger: log})
+	defer cp.Close()
+	cp.Wire(&rc)
+	// The emulator's ground truth (invocations by outcome, throttles, cold starts, resets, the
+	// router's weights, the applied shift, the injected faults) on the front door's GET /metrics.
+	truth := groundtruth.New(cp.GroundTruth())
+	rc.Observe = truth.Observe
 	region, err := emulator.NewRegion(rc)
 	if err != nil {
 		// NewRegion only checks the configuration, which is the flags: a usage error, named as a flag.
 		return configAsUsage(err)
 	}
-	truth = groundtruth.New(groundtruth.Config{Function: region.FunctionName(), Zones: region.Zones()})
 	fd := emulator.NewFrontDoor(log, region)
+	cp.Serve(fd)
 	fd.Handle("GET /metrics", truth.Handler())
 	srv, err := serveFrontDoor(c.listen, fd)
 	if err != nil {
@@ -242,6 +249,9 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		region.FunctionName(), c.azs, c.envsPerAZ)
 	fmt.Fprintf(stdout, "Invoke API listening on http://%s  (aws lambda invoke --endpoint-url http://%s --function-name %s out.json)\n",
 		srv.addr, srv.addr, region.FunctionName())
+	fmt.Fprintf(stdout, "ARC zonal shift and FIS on the same endpoint; the function's ARC resource is %s\n"+
+		"  (aws arc-zonal-shift start-zonal-shift --endpoint-url http://%s --resource-identifier %s --away-from %s --expires-in 30m --comment drill)\n",
+		cp.Resource(), srv.addr, cp.Resource(), region.Zones()[0])
 	for _, sb := range region.Environments() {
 		fmt.Fprintf(stdout, "  environment %s: AWS_LAMBDA_RUNTIME_API=%s\n", sb.ID(), sb.APIAddr())
 	}

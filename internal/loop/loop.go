@@ -275,12 +275,10 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		}
 	}()
 
-	l.shifts = zonalshift.New(zonalshift.Config{Logger: l.log})
-	l.shifts.SetZones(l.resource(), cfg.Zones)
-	stops = append(stops, func(context.Context) { l.shifts.Close() })
-
-	l.experiments = experiment.New(experiment.Config{Logger: l.log, Alarms: l.timeline, Zones: cfg.Zones, InvocationTimeout: 3 * time.Second})
-	stops = append(stops, func(context.Context) { l.experiments.Close() })
+	cp := NewControlPlane(ControlPlaneConfig{Function: cfg.Name, Zones: cfg.Zones, Alarms: l.timeline,
+		InvocationTimeout: 3 * time.Second, Logger: l.log})
+	l.shifts, l.experiments = cp.Shifts, cp.Experiments
+	stops = append(stops, func(context.Context) { cp.Close() })
 
 	// Bind the front door first: the collector's zonalshift exporter needs its address.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -300,15 +298,8 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
 	l.setCollectorConfig(work)
 
-	truth := groundtruth.New(groundtruth.Config{
-		Function:      cfg.Name,
-		Zones:         cfg.Zones,
-		Weights:       func() map[string]float64 { return l.shifts.Weights(l.resource(), cfg.Zones) },
-		Shifts:        l.shifts,
-		ShiftResource: l.resource(),
-		Experiments:   l.experiments,
-	})
-	l.region, err = emulator.NewRegion(emulator.RegionConfig{
+	truth := groundtruth.New(cp.GroundTruth())
+	rc := emulator.RegionConfig{
 		Zones:          cfg.Zones,
 		EnvsPerZone:    cfg.EnvsPerZone,
 		AcquireTimeout: cfg.AcquireTimeout,
@@ -322,10 +313,6 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 			},
 		},
 		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log},
-		Weights: func(zones []string) map[string]float64 { return l.shifts.Weights(l.resource(), zones) },
-		HooksFor: func(zone string, index int) *emulator.Hooks {
-			return l.experiments.HooksFor(zone, index)
-		},
 		Observe: func(o emulator.Outcome) {
 			truth.Observe(o)
 			if cfg.Observe != nil {
@@ -333,17 +320,13 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 			}
 		},
 		Logger: l.log,
-	})
-	if err != nil {
+	}
+	cp.Wire(&rc)
+	if l.region, err = emulator.NewRegion(rc); err != nil {
 		return nil, err
 	}
 	fd := emulator.NewFrontDoor(l.log, l.region)
-	// ARC's and FIS's paths at the root, as the AWS CLI and SDKs call them; the /zonalshift and
-	// /fis prefixes stay for clients configured with them.
-	fd.Route(l.shifts.Handler(), zonalshift.Paths...)
-	fd.Route(l.experiments.Handler(), experiment.Paths...)
-	fd.Mount("/zonalshift", l.shifts.Handler())
-	fd.Mount("/fis", l.experiments.Handler())
+	cp.Serve(fd)
 	fd.Mount(consolePath, l.consoleHandler())
 	// The emulator's ground truth beside its APIs.
 	fd.Handle("GET /metrics", truth.Handler())
@@ -559,5 +542,5 @@ func agentLayers(cfg Config) []string {
 // resources (and as the AWS CLI insists, checking the identifier's length), so that
 // `aws arc-zonal-shift … --endpoint-url` can address it. The collector maps the function to it.
 func (l *run) resource() string {
-	return fmt.Sprintf("arn:aws:lambda:%s:123456789012:function:%s", emulator.DefaultRegion, l.cfg.Name)
+	return FunctionARN(l.cfg.Name)
 }
