@@ -279,7 +279,7 @@ func serveFrontDoor(addr string, fd *emulator.FrontDoor) (*frontDoorServer, erro
 	}
 	s := &frontDoorServer{
 		addr: ln.Addr().String(),
-		srv:  &http.Server{Handler: fd, ReadHeaderTimeout: 10 * time.Second},
+		srv:  fd.Server(),
 		fd:   fd,
 		done: make(chan error, 1),
 	}
