@@ -22,40 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/arczonalshift/types"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/awsclitest"
 )
-
-// awsCLIPath is Debian's AWS CLI v2 (scripts/install-test-deps.sh); an aws earlier on PATH may be
-// v1, whose models and options differ.
-const awsCLIPath = "/usr/bin/aws"
-
-// awsCLI runs the real AWS CLI v2 against endpoint as a user would, with only --endpoint-url
-// changed: dummy static credentials, region us-east-1, an empty home, no instance metadata, no
-// retries, and none of the caller's own AWS settings.
-func awsCLI(t *testing.T, endpoint string) func(args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	if out, err := exec.Command(awsCLIPath, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "aws-cli/2") {
-		t.Fatalf("the AWS CLI v2 is not at %s: run scripts/install-test-deps.sh (%v: %s)", awsCLIPath, err, out)
-	}
-	home := t.TempDir()
-	none := filepath.Join(home, "none")
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "HOME="+home, "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1", "AWS_CONFIG_FILE="+none,
-		"AWS_SHARED_CREDENTIALS_FILE="+none, "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1", "AWS_PAGER=")
-	return func(args ...string) (string, string, error) {
-		cmd := exec.Command(awsCLIPath, append([]string{"--endpoint-url", endpoint, "--output", "json", "--no-cli-pager"}, args...)...)
-		cmd.Env = env
-		var o, e strings.Builder
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		return o.String(), e.String(), err
-	}
-}
 
 // emulateProcess is `azlens emulate` run as a process, as a user runs it.
 type emulateProcess struct {
@@ -176,7 +144,7 @@ func TestEmulateAWSControlPlane(t *testing.T) {
 	if e.resource != "arn:aws:lambda:us-east-1:123456789012:function:hello" {
 		t.Errorf("ARC resource printed as %q, want the function's ARN", e.resource)
 	}
-	cli := awsCLI(t, e.endpoint)
+	cli := awsclitest.New(t, e.endpoint).Run
 	run := func(args ...string) map[string]any {
 		t.Helper()
 		out, stderr, err := cli(args...)

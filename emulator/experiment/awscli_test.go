@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azlens/azlens/emulator/internal/awsclitest"
+	"github.com/azlens/azlens/internal/awsclitest"
 )
 
 // TestAWSCLIExperiment drives the experiment API with the real AWS CLI v2: a template written as

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/azlens/azlens/emulator/internal/awsclitest"
+	"github.com/azlens/azlens/internal/awsclitest"
 )
 
 func TestAWSCLIZonalShift(t *testing.T) {
