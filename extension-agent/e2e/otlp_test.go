@@ -3,20 +3,16 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/azlens/azlens/emulator"
-	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver"
 )
 
 const otellambdaScope = "go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda"
@@ -31,37 +27,9 @@ const otellambdaScope = "go.opentelemetry.io/contrib/instrumentation/github.com/
 // the SDK continues the same trace id), half do not (the receiver moves the SDK's trace).
 func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 	const n = 1000
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := ln.Addr().String()
-	ln.Close()
-
-	f := lambdatelemetryreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
-	cfg.NetAddr.Endpoint = endpoint
-	set := receivertest.NewNopSettings(f.Type())
 	traces, metrics := new(consumertest.TracesSink), new(consumertest.MetricsSink)
+	endpoint, stopReceiver := startReceiver(t, traces, nil, metrics)
 	ctx := context.Background()
-	tr, err := f.CreateTraces(ctx, set, cfg, traces)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr, err := f.CreateMetrics(ctx, set, cfg, metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	if err := mr.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = mr.Shutdown(context.Background())
-		_ = tr.Shutdown(context.Background())
-	})
 
 	logsOut := &logBuffer{}
 	sb, err := emulator.NewSandbox(emulator.SandboxConfig{
@@ -111,7 +79,7 @@ func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 	shutdown(t, sb)
 	// SHUTDOWN flushed everything the agent held (the last report included) before the agent
 	// exited; stopping the receiver emits anything it still correlates. The sinks are complete.
-	_ = tr.Shutdown(context.Background())
+	stopReceiver()
 	logsOut.mu.Lock()
 	out := logsOut.b.String()
 	logsOut.mu.Unlock()

@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -19,37 +22,9 @@ import (
 // real implementation: the agent, in the emulator, forwards to the lambdatelemetry receiver, which
 // must accept every batch (no 4xx: the agent would drop it) and turn each invocation into a span.
 func TestRealReceiverAcceptsWhatTheAgentSends(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := ln.Addr().String()
-	ln.Close()
-
-	f := lambdatelemetryreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
-	cfg.NetAddr.Endpoint = endpoint
-	set := receivertest.NewNopSettings(f.Type())
 	traces, logs := new(consumertest.TracesSink), new(consumertest.LogsSink)
+	endpoint, _ := startReceiver(t, traces, logs, nil)
 	ctx := context.Background()
-	tr, err := f.CreateTraces(ctx, set, cfg, traces)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lr, err := f.CreateLogs(ctx, set, cfg, logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	if err := lr.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = lr.Shutdown(context.Background())
-		_ = tr.Shutdown(context.Background())
-	})
 
 	logsOut := &logBuffer{}
 	sb, err := emulator.NewSandbox(emulator.SandboxConfig{
@@ -90,4 +65,53 @@ func TestRealReceiverAcceptsWhatTheAgentSends(t *testing.T) {
 	if logs.LogRecordCount() < 3*n {
 		t.Fatalf("%d log records for %d function lines; agent output:\n%s", logs.LogRecordCount(), 3*n, out)
 	}
+}
+
+// startReceiver starts the real lambdatelemetry receiver on a free loopback port, feeding the
+// sinks given (nil: that signal is not consumed), and returns its endpoint and a stop that shuts
+// it down — which emits what it still correlates, so the sinks are complete afterwards. Cleanup
+// stops it if the test did not.
+func startReceiver(t *testing.T, traces *consumertest.TracesSink, logs *consumertest.LogsSink, metrics *consumertest.MetricsSink) (string, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := ln.Addr().String()
+	ln.Close()
+
+	f := lambdatelemetryreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
+	cfg.NetAddr.Endpoint = endpoint
+	set := receivertest.NewNopSettings(f.Type())
+	ctx := context.Background()
+	var started []component.Component
+	start := func(c component.Component, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx, componenttest.NewNopHost()); err != nil {
+			t.Fatal(err)
+		}
+		started = append(started, c)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			for _, c := range slices.Backward(started) {
+				_ = c.Shutdown(context.Background())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	if traces != nil {
+		start(f.CreateTraces(ctx, set, cfg, traces))
+	}
+	if logs != nil {
+		start(f.CreateLogs(ctx, set, cfg, logs))
+	}
+	if metrics != nil {
+		start(f.CreateMetrics(ctx, set, cfg, metrics))
+	}
+	return endpoint, stop
 }
