@@ -436,9 +436,9 @@ func checkVictoriaLogs(t *testing.T, vl *victoriaLogs, rec *truth, spans map[str
 				}
 			}
 			if e["faas_invocation_id"] != id {
-				// Measured, not hidden: a few lines of a busy environment (no freezing between
-				// invocations) reach the agent after the next invocation began, or between two,
-				// and are joined to it or to none — the agent/receiver join, not the export.
+				// Each agent batch says which invocation was active when its first event was
+				// taken (agent.active), so a line is joined to the invocation that printed it
+				// even when the batch is sent after the next one began.
 				misjoined = append(misjoined, fmt.Sprintf("%s→%q", id, e["faas_invocation_id"]))
 				continue
 			}
@@ -448,10 +448,7 @@ func checkVictoriaLogs(t *testing.T, vl *victoriaLogs, rec *truth, spans map[str
 		}
 	}
 	if len(misjoined) > 0 {
-		t.Logf("%d of %d function lines carry another invocation's id or none: %v", len(misjoined), len(printed), misjoined)
-	}
-	if len(misjoined)*100 > len(printed) {
-		t.Errorf("%d of %d function lines (over 1%%) joined to the wrong invocation", len(misjoined), len(printed))
+		t.Errorf("%d of %d function lines carry another invocation's id or none: %v", len(misjoined), len(printed), misjoined)
 	}
 	for id := range stored {
 		if printed[id] == 0 {
