@@ -126,11 +126,14 @@ var matrix = []matrixCase{
 }
 
 // alarmBound is the test's deadline for a detection the spec expects within spec: the bound
-// compressed like the timings, with half as much again and 3 s (the view's scrape period, the
-// zonal shift exporter's call, a loaded machine) — a deadline, not a measurement; the bench's
-// E2E rows measure.
+// compressed like the timings, twice over, and 3 s (the view's scrape period, the zonal shift
+// exporter's call, a loaded machine) — a deadline, not a measurement; the bench's E2E rows
+// measure. Twice, not 1.5×: the spec's figures assume 100 invocations/s per zone and these runs
+// drive 10–20, and since the volume signal the Bonferroni share is split four ways, so the thin
+// evidence takes longer — az-errors alarmed after 13.6 s against a 13.5 s bound on a quiet CI
+// machine (spec 70 s, 7 s compressed), 11.1 s in an earlier run.
 func alarmBound(spec time.Duration) float64 {
-	return 1.5*spec.Seconds()*Fast.Tick.Seconds()/Production.Tick.Seconds() + 3
+	return 2*spec.Seconds()*Fast.Tick.Seconds()/Production.Tick.Seconds() + 3
 }
 
 // TestScenarioMatrix runs every scenario of the detection table through the real processes, one
