@@ -58,8 +58,12 @@ fmt-check:
 test-deps:
 	scripts/install-test-deps.sh
 
+# Tests keep what they save for people to look at (the Chromium screenshots of the console and
+# the rehearsal report) under $(ARTIFACTS)/_artifacts/, one folder per test.
+ARTIFACTS ?= $(CURDIR)/test-artifacts
 test: test-deps fmt-check vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@rm -rf $(ARTIFACTS) && mkdir -p $(ARTIFACTS)
+	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) ./...
 
 # The real backends (test/backends, a Go module of its own): Jaeger and VictoriaLogs built from the
 # Go module proxy once into ${XDG_CACHE_HOME:-~/.cache}/azlens/backends (cold ≈ 15 min for Jaeger,

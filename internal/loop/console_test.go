@@ -206,3 +206,61 @@ azlens_az_alarm_state{cloud_availability_zone="use1-az1",faas_name="hello"} 2
 		t.Errorf("blocked = %v", got)
 	}
 }
+
+// assertReportShowsEvacuation opens the report of a run that alarmed and shifted its faulted zone
+// in headless Chromium, offline, and checks its picture says so: the fault window, the ALARM and
+// the shift of the faulted zone in the timeline and as chart marks, the faulted zone's alarm
+// state reaching ALARM and its traffic weight falling to 0 in the charts, and the summary's
+// figures. The screenshot is kept as report-az-errors.png (`make test` keeps artifacts).
+func assertReportShowsEvacuation(t *testing.T, report string, sum *Summary) {
+	t.Helper()
+	b := chromiumtest.Start(t, 2*time.Minute)
+	b.Navigate("file://" + report)
+	b.WaitFor("the report to draw", `document.body.dataset.ready === "true"`, 30*time.Second)
+	zone := sum.FaultedZone
+	rows := chromiumtest.Eval[[][]string](b, `[...document.querySelectorAll("#timeline tbody tr")].map(r => [r.dataset.kind, r.cells[2].innerText])`)
+	for _, kind := range []string{"fault", "alarm", "shift"} {
+		found := false
+		for _, r := range rows {
+			found = found || (r[0] == kind && r[1] == zone)
+		}
+		if !found {
+			t.Errorf("the report's timeline has no %s entry for %s: %v", kind, zone, rows)
+		}
+	}
+	// The charts draw from these series (one per zone, in the page's zone order); the marks
+	// from the same timeline rows.
+	zones := chromiumtest.Eval[[]string](b, `azlens.run.zones`)
+	peak := chromiumtest.Eval[[]float64](b, `azlens.charts.alarm.u.data.slice(1).map(s => Math.max(...s.filter(v => v != null)))`)
+	low := chromiumtest.Eval[[]float64](b, `azlens.charts.weight.u.data.slice(1).map(s => Math.min(...s.filter(v => v != null)))`)
+	if slicesIndex(zones, zone) < 0 || len(peak) != len(zones) || len(low) != len(zones) {
+		t.Fatalf("report zones %v, alarm peaks %v, weight minima %v; faulted zone %s", zones, peak, low, zone)
+	}
+	for i, z := range zones {
+		switch {
+		case z == zone && peak[i] != 2:
+			t.Errorf("the faulted zone's alarm-state curve peaks at %v, want 2 (ALARM)", peak[i])
+		case z == zone && low[i] != 0:
+			t.Errorf("the faulted zone's traffic weight never fell to 0 (min %v)", low[i])
+		case z != zone && peak[i] == 2:
+			t.Errorf("healthy zone %s's alarm-state curve reaches %v in the report", z, peak[i])
+		}
+	}
+	figs := chromiumtest.Eval[string](b, `document.querySelector("#summary").innerText`)
+	for _, want := range []string{"alarm zone\n" + zone, "evacuated zone\n" + zone} {
+		if !strings.Contains(figs, want) {
+			t.Errorf("report summary lacks %q:\n%s", want, figs)
+		}
+	}
+	b.Screenshot("report-az-errors.png")
+	b.NoErrors()
+}
+
+func slicesIndex(ss []string, s string) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-func runScenario(t *testing.T, scenario string, d time.Duration, rate float64) (*Summary, string) {
+func runScenario(t *testing.T, scenario string, d time.Duration, rate float64, report string) (*Summary, string) {
 	t.Helper()
 	var view strings.Builder
 	if rate == 0 {
@@ -74,6 +74,7 @@ func runScenario(t *testing.T, scenario string, d time.Duration, rate float64) (
 		Interval:       500 * time.Millisecond,
 		View:           &view,
 		WorkDir:        t.TempDir(),
+		Report:         report,
 	}
 	sum, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -145,7 +146,13 @@ func alarmBound(spec time.Duration) float64 {
 func TestScenarioMatrix(t *testing.T) {
 	for _, c := range matrix {
 		t.Run(c.scenario, func(t *testing.T) {
-			sum, view := runScenario(t, c.scenario, c.run, c.rate)
+			// The az-errors run also writes its rehearsal report, which must show what the run
+			// did: the fault, the alarm and the shift.
+			report := ""
+			if c.scenario == "az-errors" {
+				report = filepath.Join(t.TempDir(), "report.html")
+			}
+			sum, view := runScenario(t, c.scenario, c.run, c.rate, report)
 			t.Logf("%s: alarm %s after %.1f s, shift %s after %.1f s, failed before/after shift %d/%d, false alarms %d, invocations %d",
 				c.scenario, deref(sum.AlarmZone), derefF(sum.TimeToAlarm), deref(sum.EvacuatedZone), derefF(sum.TimeToShift),
 				sum.FailedBeforeShift, sum.FailedAfterShift, sum.FalseAlarms, sum.Invocations)
@@ -206,6 +213,9 @@ func TestScenarioMatrix(t *testing.T) {
 			}
 			if shifts != 1 {
 				t.Errorf("%d shifts, want exactly one\n%s", shifts, view)
+			}
+			if report != "" {
+				assertReportShowsEvacuation(t, report, sum)
 			}
 			if c.scenario == ScenarioFlapping && failbacks != 0 {
 				t.Errorf("flapping zone failed back while still flapping\n%s", view)
