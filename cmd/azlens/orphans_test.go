@@ -5,12 +5,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/azlens/azlens/internal/childproc/proctest"
+	"github.com/azlens/azlens/internal/testbin"
 )
 
 // upProcess is `azlens up` run as a user runs it, with its own TMPDIR so the test sees every
@@ -142,6 +144,98 @@ func TestUpInterruptWithBrokenPipe(t *testing.T) {
 	_ = u.cmd.Process.Signal(syscall.SIGINT)
 	if err := u.cmd.Wait(); err != nil {
 		t.Errorf("azlens up after SIGINT with its output gone: %v, want exit 0", err)
+	}
+	u.assertNothingLeft(t, w)
+}
+
+// startEmulateWithLayer runs `azlens emulate` as a user runs it — the agent from its layer zip, unpacked into
+// the scratch folder, and network isolation where the host allows it (as root: every environment
+// in namespaces of its own) — with its own TMPDIR, and returns once every environment is up, with
+// the processes it has started by then: the janitor, and a runtime and an agent per environment.
+func startEmulateWithLayer(t *testing.T) *upProcess {
+	t.Helper()
+	dir := t.TempDir()
+	layer := filepath.Join(dir, "layer.zip")
+	mklayer := filepath.Join(dir, "mklayer")
+	if err := testbin.Build("-o", mklayer, "github.com/azlens/azlens/extension-agent/internal/mklayer"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mklayer, "-o", layer, filepath.Join(bins.dir, "azlens-agent")).CombinedOutput(); err != nil {
+		t.Fatalf("mklayer: %v\n%s", err, out)
+	}
+	u := &upProcess{tmp: t.TempDir(), lines: make(chan string, 1024)}
+	u.cmd = exec.Command(bins.azlens, "emulate", "--function", filepath.Join(bins.dir, "hello"), "--layer", layer,
+		"--listen", "127.0.0.1:0", "--azs", "use1-az1,use1-az2", "--envs-per-az", "1")
+	u.cmd.Env = append(os.Environ(), "TMPDIR="+u.tmp)
+	var err error
+	if u.stdout, err = u.cmd.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	u.stderr = &strings.Builder{}
+	u.cmd.Stderr = u.stderr
+	if err := u.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(u.stdout)
+	var head []string
+	envs := 0
+	for envs < 2 && sc.Scan() {
+		head = append(head, sc.Text())
+		if strings.HasPrefix(sc.Text(), "  environment ") {
+			envs++
+		}
+	}
+	if envs < 2 {
+		_ = u.cmd.Process.Kill()
+		_ = u.cmd.Wait()
+		t.Fatalf("azlens emulate did not start:\n%s\n%s", strings.Join(head, "\n"), u.stderr)
+	}
+	go func() {
+		defer close(u.lines)
+		for sc.Scan() {
+			u.lines <- sc.Text()
+		}
+	}()
+	if u.procs, err = proctest.Descendants(u.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, p := range u.procs {
+		names[p.Name]++
+	}
+	if names["hello"] != 2 || names["azlens-agent"] != 2 || names["azlens"] != 1 {
+		t.Fatalf("azlens emulate runs %v, want the janitor, and hello and azlens-agent in each of 2 environments", u.procs)
+	}
+	return u
+}
+
+// TestEmulateKilledLeavesNothing: `kill -9` of azlens emulate leaves no runtime, no extension and
+// no unpacked layer or environment /tmp behind.
+func TestEmulateKilledLeavesNothing(t *testing.T) {
+	u := startEmulateWithLayer(t)
+	w := proctest.Watch(u.procs)
+	defer w.Close()
+	_ = u.cmd.Process.Signal(syscall.SIGKILL)
+	_ = u.cmd.Wait()
+	u.assertNothingLeft(t, w)
+}
+
+// TestEmulateHangUpShutsDownCleanly: a closed terminal (SIGHUP) shuts azlens emulate down as
+// Ctrl-C does — SHUTDOWN to every environment, a summary line each, exit 0 — and leaves nothing.
+func TestEmulateHangUpShutsDownCleanly(t *testing.T) {
+	u := startEmulateWithLayer(t)
+	w := proctest.Watch(u.procs)
+	defer w.Close()
+	_ = u.cmd.Process.Signal(syscall.SIGHUP)
+	var out []string
+	for l := range u.lines {
+		out = append(out, l)
+	}
+	if err := u.cmd.Wait(); err != nil {
+		t.Errorf("azlens emulate after SIGHUP: %v, want exit 0\nstderr: %s", err, u.stderr)
+	}
+	if all := strings.Join(out, "\n"); !strings.Contains(all, "shutting down") || strings.Count(all, " invocations, ") != 2 {
+		t.Errorf("no shutdown and per-environment summary after SIGHUP:\n%s\nstderr: %s", all, u.stderr)
 	}
 	u.assertNothingLeft(t, w)
 }
