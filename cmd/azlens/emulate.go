@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +44,8 @@ type emulateConfig struct {
 	sampleRate  float64
 	quiet       bool
 	shutdownMax time.Duration
+	// envPorts are the loopback ports --env values name (envHostPorts), probed at start.
+	envPorts []envHostPort
 }
 
 func emulateFlags(stderr io.Writer) (*flag.FlagSet, *emulateConfig) {
@@ -164,6 +169,50 @@ func layerPath(p string) (string, error) {
 	return abs, nil
 }
 
+// envHostPort is a port of the loopback that a --env value names, and whether a host process
+// listened there when azlens emulate started.
+type envHostPort struct {
+	key       string
+	port      int
+	listening bool
+}
+
+// envHostPorts finds the loopback ports the function's environment variables point at —
+// `--env AZLENS_COLLECTOR_ENDPOINT=http://127.0.0.1:4319` is the README's own example. Those a
+// host process listens on at start are forwarded into isolated environments, as --host-port
+// would, so that an environment whose 127.0.0.1 is its own still reaches them as it would on the
+// shared loopback: without this, running as root (isolation on by default) would silently cut the
+// agent off from its collector. A port nothing listens on is left to the environment (it may be
+// an extension's own, e.g. an OTLP endpoint at localhost:4318), and said at start. Port 9001 is
+// never taken: inside an environment it is the Runtime API.
+func envHostPorts(env map[string]string) []envHostPort {
+	var out []envHostPort
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		hostport := env[k]
+		if i := strings.Index(hostport, "://"); i >= 0 {
+			u, err := url.Parse(hostport)
+			if err != nil {
+				continue
+			}
+			hostport = u.Host
+		}
+		host, port, err := net.SplitHostPort(hostport)
+		if err != nil || (host != "127.0.0.1" && host != "localhost") {
+			continue
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || n == 9001 {
+			continue
+		}
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		out = append(out, envHostPort{key: k, port: n, listening: err == nil})
+	}
+	return out
+}
+
 // configFlags maps the emulator's configuration field names to the flags that set them.
 var configFlags = strings.NewReplacer("function.env:", "--env:", "function.memory_mb:", "--memory-mb:",
 	"function.timeout:", "--timeout:", "function.log_format:", "--log-format:", "function.extensions:", "--extension:",
@@ -195,6 +244,11 @@ func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) emulato
 	}
 	network, _ := networkMode(c.network) // validated
 	hostPorts, _ := ports(c.hostPorts)
+	for _, r := range c.envPorts {
+		if r.listening && !slices.Contains(hostPorts, r.port) {
+			hostPorts = append(hostPorts, r.port)
+		}
+	}
 	sb := emulator.SandboxConfig{Freeze: c.freeze, TraceSampleRate: c.sampleRate, Logger: log, Network: network, HostPorts: hostPorts}
 	if !c.quiet {
 		sb.LogOutput = stderr
@@ -217,6 +271,7 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.envPorts = envHostPorts(c.env)
 	rc := c.regionConfig(stderr, log)
 	// ARC zonal shift and FIS, wired as `azlens up` wires them: shifts of the function's ARN
 	// weight the router, experiments inject faults into the environments.
@@ -252,6 +307,13 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "ARC zonal shift and FIS on the same endpoint; the function's ARC resource is %s\n"+
 		"  (aws arc-zonal-shift start-zonal-shift --endpoint-url http://%s --resource-identifier %s --away-from %s --expires-in 30m --comment drill)\n",
 		cp.Resource(), srv.addr, cp.Resource(), region.Zones()[0])
+	for _, r := range c.envPorts {
+		if r.listening {
+			fmt.Fprintf(stdout, "  --env %s names 127.0.0.1:%d, where a host process listens: isolated environments reach it there too\n", r.key, r.port)
+		} else {
+			fmt.Fprintf(stdout, "  --env %s names 127.0.0.1:%d, where nothing on the host listened at start: an isolated environment reaches a host process there only with --host-port %d\n", r.key, r.port, r.port)
+		}
+	}
 	for _, sb := range region.Environments() {
 		fmt.Fprintf(stdout, "  environment %s: AWS_LAMBDA_RUNTIME_API=%s\n", sb.ID(), sb.APIAddr())
 	}
