@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -172,6 +173,12 @@ func RenderFile(path string, reps []*Report) (unplaced []string, err error) {
 			if !placed && !slices.Contains(unplaced, er.ID) {
 				unplaced = append(unplaced, er.ID)
 			}
+		}
+	}
+	if svg := PlotCostCurves(reps); svg != nil {
+		// The figure the COST block's text refers to, beside the markdown.
+		if err := os.WriteFile(filepath.Join(filepath.Dir(path), "cost-curves.svg"), svg, 0o644); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
 		}
 	}
 	if bytes.Equal(out, doc) {

@@ -352,3 +352,34 @@ func TestRenderFrom(t *testing.T) {
 		t.Error("a missing report accepted")
 	}
 }
+
+func TestPlotCostCurves(t *testing.T) {
+	if PlotCostCurves([]*Report{{}}) != nil {
+		t.Error("a report without COST drew a figure")
+	}
+	med := func(kv ...any) map[string]float64 {
+		m := map[string]float64{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1].(float64)
+		}
+		return m
+	}
+	rep := &Report{Entries: []EntryResult{{ID: "COST", Benches: []*Bench{
+		{Name: "BenchmarkCostCurve/functions=1", Median: med("heap-MiB", 0.025, "tick-ms", 0.03)},
+		{Name: "BenchmarkCostCurve/functions=100", Median: med("heap-MiB", 2.5, "tick-ms", 2.0)},
+		{Name: "BenchmarkCostCurveObserve/functions=100", Median: med("tick-ms", 9.0)},
+		{Name: "BenchmarkCostCurveCorrelation/envs=100/open=100", Median: med("heap-MiB", 0.4, "sweep-ns/open", 30.0)},
+		{Name: "BenchmarkCostCurveCorrelation/envs=10/open=1000", Median: med("heap-MiB", 0.9, "sweep-ns/open", 1.0)},
+	}}}}
+	svg := string(PlotCostCurves([]*Report{rep}))
+	for _, want := range []string{"<svg", "detector heap, window full", "CPU per 10 s tick", "correlation table heap",
+		"one sweep, nothing due", "target 1 GiB", "one core", "</svg>"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the figure lacks %q", want)
+		}
+	}
+	// Two points on the detector's heap line, one on the processor's, one on each correlation line.
+	if n := strings.Count(svg, "<circle"); n != 2+2+1+1+1+1+1 {
+		t.Errorf("%d points drawn, want 9:\n%s", n, svg)
+	}
+}

@@ -205,6 +205,24 @@ func Suite() []Entry {
 			},
 		},
 		{
+			ID: "COST", Title: "cost curves: the detector and the receiver's correlation table as the fleet grows",
+			Note: "functions × 3 zones × 10 environments, 3 series each, 10 s tick; heap is the live heap once the 5-minute window is full (detector) or the table is filled (correlation)",
+			Runs: []RunSpec{
+				{Pkg: "./processor/azhealthprocessor/internal/detector/", Bench: "^BenchmarkCostCurve$",
+					Benchtime: "3x", Count: 3, QuickBenchtime: "1x", QuickCount: 1},
+				{Pkg: "./processor/azhealthprocessor/", Bench: "^BenchmarkCostCurveObserve$",
+					Benchtime: "3x", Count: 3, QuickBenchtime: "1x", QuickCount: 1},
+				{Pkg: "./receiver/lambdatelemetryreceiver/internal/mapping/", Bench: "^BenchmarkCostCurveCorrelation$",
+					Benchtime: "20x", Count: 3, QuickBenchtime: "2x", QuickCount: 1},
+			},
+			Show: []string{"series", "heap-B/series", "heap-MiB", "tick-ns/series", "tick-ms", "core-share", "heap-B/open", "sweep-ns/open"},
+			Targets: []Target{
+				{Bench: "^BenchmarkCostCurve/functions=10000$", Metric: "heap-MiB", Op: "<=", Value: 1024, Spec: "10,000 functions × 3 zones ≤ 1 GiB"},
+				{Bench: "^BenchmarkCostCurve/functions=10000$", Metric: "core-share", Op: "<=", Value: 1, Spec: "within one core at a 10 s tick"},
+				{Bench: "^BenchmarkCostCurveObserve/functions=10000$", Metric: "core-share", Op: "<=", Value: 1, Spec: "within one core at a 10 s tick (with pdata conversion)"},
+			},
+		},
+		{
 			ID: "EMU", Title: "embedded runtime: Invoke round trip ÷ a direct call of the same handler",
 			Runs: []RunSpec{{Pkg: "./emulator/", Bench: "^Benchmark(Invoke|FrontDoor)",
 				Benchtime: "2000x", Count: 5, QuickBenchtime: "50x", QuickCount: 1}},
