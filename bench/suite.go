@@ -205,6 +205,19 @@ func Suite() []Entry {
 			},
 		},
 		{
+			ID: "TESTBED", Title: "collector testbed: the azlens-collector process fed over loopback at stepped rates, vs its own OTLP receiver",
+			Note: "CPU and RSS of the collector process only; x_otlp = invocations per CPU-second through the pipeline ÷ the same invocations as OTLP through the otlp receiver, same process, same step",
+			Runs: []RunSpec{{Pkg: "./cmd/azlens-collector/", Bench: "^BenchmarkTestbed$",
+				Benchtime: "1x", Count: 3, QuickBenchtime: "1x", QuickCount: 1}},
+			Show:    []string{"events/s", "events/cpu-s", "invocations/cpu-s", "x_otlp", "cores", "rss-MiB", "rss-first-MiB", "rss-last-MiB", "rss-growth-MiB"},
+			Derived: testbedDerived(),
+			Targets: []Target{
+				{Bench: "^BenchmarkTestbed/rate=200000/path=pipeline$", Metric: "events/cpu-s", Op: ">=", Value: 500e3, Spec: "≥ 500k events/CPU-s end to end"},
+				{Bench: "^BenchmarkTestbed/rate=200000/path=pipeline$", Metric: "x_otlp", Op: ">=", Value: 1, Spec: "≥ 1× the OTLP floor"},
+				{Bench: "^BenchmarkTestbed/steady$", Metric: "rss-growth-MiB", Op: "<=", Value: 2, Spec: "memory flat at a steady rate"},
+			},
+		},
+		{
 			ID: "COST", Title: "cost curves: the detector and the receiver's correlation table as the fleet grows",
 			Note: "functions × 3 zones × 10 environments, 3 series each, 10 s tick; heap is the live heap once the 5-minute window is full (detector) or the table is filled (correlation)",
 			Runs: []RunSpec{
@@ -242,4 +255,15 @@ func Suite() []Entry {
 			Show: []string{"entries/s", "x_reference", "snappy_ratio"},
 		},
 	}
+}
+
+// testbedDerived pairs each rate's pipeline with the OTLP anchor of the same step.
+func testbedDerived() []Derived {
+	var out []Derived
+	for _, rate := range []string{"25000", "50000", "100000", "200000"} {
+		p := "BenchmarkTestbed/rate=" + rate + "/path="
+		out = append(out, Derived{Bench: p + "pipeline", Metric: "x_otlp", Op: "/",
+			A: Ref{p + "pipeline", "invocations/cpu-s"}, B: Ref{p + "otlp", "invocations/cpu-s"}})
+	}
+	return out
 }

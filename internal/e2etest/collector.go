@@ -110,6 +110,9 @@ func readyLimit(t testing.TB) time.Duration {
 	return d
 }
 
+// PID is the collector's process id (the testbed reads its CPU time and RSS from /proc).
+func (c *Collector) PID() int { return c.cmd.Process.Pid }
+
 // Output is everything the collector wrote so far (stdout and stderr).
 func (c *Collector) Output() string {
 	c.mu.Lock()
