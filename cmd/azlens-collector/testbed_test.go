@@ -102,7 +102,9 @@ func BenchmarkTestbed(b *testing.B) {
 	// middle rate, after the stepped runs warmed the process up.
 	b.Run("steady", func(b *testing.B) {
 		gen := agentload.New(perBatch, "testbed-steady", "use1-az1")
-		send := func(int) error { return post(client, "http://"+full+contract.AgentBatchPath, "application/json", gen.Next()) }
+		send := func(int) error {
+			return post(client, "http://"+full+contract.AgentBatchPath, "application/json", gen.Next())
+		}
 		var first, last stepResult
 		for b.Loop() {
 			for i := range 6 {
