@@ -102,8 +102,12 @@ func BenchmarkTestbed(b *testing.B) {
 	// middle rate, after the stepped runs warmed the process up.
 	b.Run("steady", func(b *testing.B) {
 		gen := agentload.New(perBatch, "testbed-steady", "use1-az1")
+		var mu sync.Mutex
 		send := func(int) error {
-			return post(client, "http://"+full+contract.AgentBatchPath, "application/json", gen.Next())
+			mu.Lock()
+			body := gen.Next()
+			mu.Unlock()
+			return post(client, "http://"+full+contract.AgentBatchPath, "application/json", body)
 		}
 		var first, last stepResult
 		for b.Loop() {
