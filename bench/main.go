@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -168,13 +169,23 @@ func RunSuite(ctx context.Context, o Options, w, logw io.Writer) error {
 			if rs.Long && o.Quick {
 				continue // minutes of wall time: not part of a smoke run
 			}
-			args := goTestArgs(rs, o.Quick, o.Timeout)
+			timeout := max(o.Timeout, rs.Timeout)
+			procs := 1
+			if rs.Parallel > 1 && !o.Quick {
+				procs = rs.Parallel
+				rs.Count = max(rs.Count/procs, 1)
+			}
+			args := goTestArgs(rs, o.Quick, timeout)
 			key := strings.Join(append(slices.Clone(rs.Env), args...), " ")
-			er.Commands = append(er.Commands, commandLine(rs.Env, args))
+			line := commandLine(rs.Env, args)
+			if procs > 1 {
+				line = fmt.Sprintf("%d concurrent × %s", procs, line)
+			}
+			er.Commands = append(er.Commands, line)
 			r, ok := cache[key]
 			if !ok {
-				fmt.Fprintf(logw, "bench: %s: %s\n", e.ID, commandLine(rs.Env, args))
-				r = runGoTest(ctx, root, rs, args, o.Verbose, logw)
+				fmt.Fprintf(logw, "bench: %s: %s\n", e.ID, line)
+				r = runGoTests(ctx, root, rs, args, procs, o.Verbose, logw)
 				cache[key] = r
 			}
 			er.Errors = append(er.Errors, r.errors...)
@@ -327,6 +338,52 @@ func commandLine(env, args []string) string {
 type runResult struct {
 	benches []*Bench
 	errors  []string
+}
+
+// runGoTests runs procs identical go test invocations at once and parses their outputs as one
+// (repeated benchmark lines are counts, as with -count).
+func runGoTests(ctx context.Context, root string, rs RunSpec, args []string, procs int, verbose bool, logw io.Writer) *runResult {
+	if procs <= 1 {
+		return runGoTest(ctx, root, rs, args, verbose, logw)
+	}
+	results := make([]*runResult, procs)
+	var wg sync.WaitGroup
+	for i := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runGoTest(ctx, root, rs, args, verbose, logw)
+		}()
+	}
+	wg.Wait()
+	merged := &runResult{}
+	for _, r := range results {
+		merged.errors = append(merged.errors, r.errors...)
+		merged.benches = append(merged.benches, r.benches...)
+	}
+	merged.benches = mergeBenches(merged.benches)
+	return merged
+}
+
+// mergeBenches joins benchmarks of the same name from several processes: their runs together,
+// and the medians, minima and maxima over them.
+func mergeBenches(bs []*Bench) []*Bench {
+	var out []*Bench
+	byName := map[string]*Bench{}
+	for _, b := range bs {
+		if m, ok := byName[b.Name]; ok {
+			m.Runs = append(m.Runs, b.Runs...)
+			continue
+		}
+		c := *b
+		c.Runs = slices.Clone(b.Runs)
+		byName[b.Name] = &c
+		out = append(out, &c)
+	}
+	for _, b := range out {
+		b.summarize()
+	}
+	return out
 }
 
 // runGoTest runs one go test invocation and parses its output. Failures (build errors, a

@@ -396,3 +396,22 @@ func TestTelemetryCorpusIsValidJSON(t *testing.T) {
 		t.Errorf("%d events, want 63 (3 init + 10 invocations × 6)", n)
 	}
 }
+
+func TestMergeBenchesJoinsProcesses(t *testing.T) {
+	mk := func(name string, vs ...float64) *Bench {
+		b := &Bench{Name: name}
+		for _, v := range vs {
+			b.Runs = append(b.Runs, Run{N: 1, Metrics: map[string]float64{"alarm-s": v}})
+		}
+		b.summarize()
+		return b
+	}
+	got := mergeBenches([]*Bench{mk("BenchmarkE2E/az-errors", 60), mk("BenchmarkE2E/none", 999),
+		mk("BenchmarkE2E/az-errors", 80, 70), mk("BenchmarkE2E/az-errors", 50)})
+	if len(got) != 2 || got[0].Name != "BenchmarkE2E/az-errors" || len(got[0].Runs) != 4 {
+		t.Fatalf("merged %+v", got)
+	}
+	if m := got[0].Median["alarm-s"]; m != 65 || got[0].Min["alarm-s"] != 50 || got[0].Max["alarm-s"] != 80 {
+		t.Errorf("median %v min %v max %v, want 65, 50, 80", m, got[0].Min["alarm-s"], got[0].Max["alarm-s"])
+	}
+}
