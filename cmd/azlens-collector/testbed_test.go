@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/azlens/azlens/internal/agentload"
 	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/e2etest"
+	"github.com/azlens/azlens/internal/procstat"
 )
 
 // BenchmarkTestbed is the collector testbed (docs/benchmark-suite.md): the real azlens-collector
@@ -224,38 +223,20 @@ func post(c *http.Client, url, contentType string, body []byte) error {
 	return nil
 }
 
-// procCPU is the process's utime+stime (fields 14 and 15 of /proc/PID/stat, in clock ticks of
-// 1/100 s on Linux).
+// procCPU is the process's utime+stime.
 func procCPU(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := procstat.CPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The command name (field 2) may hold spaces; fields are counted after its closing ')'.
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, raw)
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	return d
 }
 
-// procRSS is VmRSS of /proc/PID/status, in bytes.
+// procRSS is the process's VmRSS in bytes.
 func procRSS(b *testing.B, pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := procstat.StatusKB(pid, "VmRSS")
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				b.Fatalf("VmRSS %q", rest)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
+	return kb << 10
 }
