@@ -9,26 +9,32 @@ import (
 
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/azlens/azlens/emulator"
 )
 
-const otellambdaScope = "go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda"
+const (
+	otellambdaScope = "go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda"
+	helloScope      = "github.com/azlens/azlens/examples/hello"
+)
 
 // TestFunctionOTelJoinsItsInvocations runs examples/hello — aws-lambda-go with the OpenTelemetry
 // Go SDK and otellambda, exporting OTLP/HTTP to the endpoint the environment gives it — beside
 // the real agent in a freezing emulator sandbox, forwarding to the real lambdatelemetry receiver.
 // Across 1,000 back-to-back invocations and the SHUTDOWN that follows, every invocation's handler
 // span must arrive, in its invocation's trace, as a child of the platform's invocation span, with
-// the SDK's child span under it; the SDK's counter must arrive with the environment's resource.
+// the SDK's child span under it; the SDK's counter must arrive with the environment's resource,
+// and every invocation's SDK log record (OTel log API, otlploghttp) exactly once, with that
+// resource, in the invocation's trace and the greet span.
 // Half the invocations carry a sampled X-Ray header (the platform events then have tracing and
 // the SDK continues the same trace id), half do not (the receiver moves the SDK's trace).
 func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 	const n = 1000
-	traces, metrics := new(consumertest.TracesSink), new(consumertest.MetricsSink)
-	endpoint, stopReceiver := startReceiver(t, traces, nil, metrics)
+	traces, metrics, logs := new(consumertest.TracesSink), new(consumertest.MetricsSink), new(consumertest.LogsSink)
+	endpoint, stopReceiver := startReceiver(t, traces, logs, metrics)
 	ctx := context.Background()
 
 	logsOut := &logBuffer{}
@@ -90,6 +96,7 @@ func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 	type found struct {
 		inv, handler, child ptrace.Span
 		res                 pcommon.Map
+		logs                []sdkLog
 	}
 	by := map[string]*found{}
 	get := func(id string) *found {
@@ -132,6 +139,9 @@ func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 			f.child = c
 		}
 	}
+	for _, l := range sdkLogs(logs.AllLogs()) {
+		get(l.requestID).logs = append(get(l.requestID).logs, l)
+	}
 	for i, r := range requests {
 		f := by[r]
 		switch {
@@ -147,6 +157,15 @@ func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 		}
 		if az, _ := f.res.Get("cloud.availability_zone"); az.Str() != "use1-az4" {
 			t.Fatalf("invocation %d: handler span resource without the AZ ID: %v", i, f.res.AsRaw())
+		}
+		if len(f.logs) != 1 {
+			t.Fatalf("invocation %d (%s): %d SDK log records, want 1", i, r, len(f.logs))
+		}
+		if l := f.logs[0]; l.rec.TraceID() != f.inv.TraceID() || l.rec.SpanID() != f.child.SpanID() {
+			t.Fatalf("invocation %d (%s): SDK log record in %s/%s, want the invocation's trace %s and the greet span %s",
+				i, r, l.rec.TraceID(), l.rec.SpanID(), f.inv.TraceID(), f.child.SpanID())
+		} else if err := environmentResource(l.res, "use1-az4", sb.ID()); err != nil {
+			t.Fatalf("invocation %d (%s): SDK log record: %v", i, r, err)
 		}
 		if i%2 == 0 && !strings.HasSuffix(f.inv.TraceID().String(), fmt.Sprintf("%024x", i+1)) {
 			t.Fatalf("invocation %d: traced invocation not in its X-Ray trace: %s", i, f.inv.TraceID())
@@ -174,4 +193,46 @@ func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 	if greetings != n {
 		t.Fatalf("hello.greetings reached %d, want %d (cumulative, flushed at every invocation's end)", greetings, n)
 	}
+}
+
+// sdkLog is one log record examples/hello emitted through the OTel log API.
+type sdkLog struct {
+	requestID string
+	rec       plog.LogRecord
+	res       pcommon.Map
+}
+
+// sdkLogs picks examples/hello's own log records (its scope) out of what the receiver emitted,
+// beside the platform's and the function's stdout lines.
+func sdkLogs(lds []plog.Logs) []sdkLog {
+	var out []sdkLog
+	for _, ld := range lds {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			rl := rls.At(i)
+			for j := 0; j < rl.ScopeLogs().Len(); j++ {
+				sl := rl.ScopeLogs().At(j)
+				if sl.Scope().Name() != helloScope {
+					continue
+				}
+				for k := 0; k < sl.LogRecords().Len(); k++ {
+					lr := sl.LogRecords().At(k)
+					id, _ := lr.Attributes().Get("faas.invocation_id")
+					out = append(out, sdkLog{requestID: id.Str(), rec: lr, res: rl.Resource().Attributes()})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// environmentResource checks that an SDK resource gained the environment's attributes.
+func environmentResource(res pcommon.Map, az, instance string) error {
+	want := map[string]string{"cloud.availability_zone": az, "faas.instance": instance, "cloud.provider": "aws", "faas.name": "hello"}
+	for k, v := range want {
+		if got, _ := res.Get(k); got.Str() != v {
+			return fmt.Errorf("resource %s = %q, want %q (resource %v)", k, got.Str(), v, res.AsRaw())
+		}
+	}
+	return nil
 }
