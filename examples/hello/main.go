@@ -4,9 +4,11 @@
 //
 // It exports OTLP/HTTP to the endpoint the SDK reads from OTEL_EXPORTER_OTLP_ENDPOINT —
 // http://localhost:4318 by default, where azlens-agent (or the OTel Lambda layer's collector)
-// listens —: otellambda's server span per invocation, one child span ("greet") and one counter
-// (hello.greetings). Both providers are flushed at the end of every invocation, before Lambda may
-// freeze the environment. The collector joins the spans under the platform's invocation span.
+// listens —: otellambda's server span per invocation, one child span ("greet"), one counter
+// (hello.greetings) and one log record per invocation through the OTel log API ("greeting" or
+// "failing", emitted in the greet span's context, so it carries the trace and span id). The three
+// providers are flushed at the end of every invocation, before Lambda may freeze the environment.
+// The collector joins the spans under the platform's invocation span, and the log records follow.
 //
 // The payload may ask for behaviour, so demos and tests can drive it:
 //
@@ -30,10 +32,13 @@ import (
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -53,6 +58,19 @@ type response struct {
 type function struct {
 	tracer    trace.Tracer
 	greetings metric.Int64Counter
+	logger    otellog.Logger
+}
+
+// emit sends one log record through the OTel log API, in ctx's span (the SDK copies its trace and
+// span id onto the record).
+func (f *function) emit(ctx context.Context, sev otellog.Severity, body string, attrs ...attribute.KeyValue) {
+	var r otellog.Record
+	r.SetTimestamp(time.Now())
+	r.SetSeverity(sev)
+	r.SetSeverityText(sev.String())
+	r.SetBody(attribute.StringValue(body))
+	r.AddAttributes(attrs...)
+	f.logger.Emit(ctx, r)
 }
 
 func (f *function) handle(ctx context.Context, req request) (response, error) {
@@ -71,6 +89,7 @@ func (f *function) handle(ctx context.Context, req request) (response, error) {
 	}
 	if req.Fail {
 		log.Printf("request %s: failing as asked", id)
+		f.emit(ctx, otellog.SeverityError, "failing as asked", attribute.String("faas.invocation_id", id))
 		err := errors.New("failing as asked")
 		span.SetStatus(codes.Error, err.Error())
 		return response{}, err
@@ -82,10 +101,11 @@ func (f *function) handle(ctx context.Context, req request) (response, error) {
 	span.SetAttributes(attribute.String("hello.name", name))
 	f.greetings.Add(ctx, 1)
 	log.Printf("request %s: greeting %s", id, name)
+	f.emit(ctx, otellog.SeverityInfo, "greeting "+name, attribute.String("faas.invocation_id", id), attribute.String("hello.name", name))
 	return response{Message: fmt.Sprintf("hello, %s", name)}, nil
 }
 
-// flushers flushes the tracer and the meter provider: otellambda calls it when the handler
+// flushers flushes the tracer, meter and logger providers: otellambda calls it when the handler
 // returns, so the invocation's telemetry is at the agent before the environment can be frozen.
 type flushers []otellambda.Flusher
 
@@ -118,6 +138,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("metric exporter: %v", err)
 	}
+	lexp, err := otlploghttp.New(ctx)
+	if err != nil {
+		log.Fatalf("log exporter: %v", err)
+	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(texp),
 		sdktrace.WithResource(res),
@@ -131,14 +155,21 @@ func main() {
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp, sdkmetric.WithInterval(time.Minute))),
 		sdkmetric.WithResource(res),
 	)
-	f := &function{tracer: tp.Tracer("github.com/azlens/azlens/examples/hello")}
-	if f.greetings, err = mp.Meter("github.com/azlens/azlens/examples/hello").Int64Counter("hello.greetings",
+	// The batch processor exports on ForceFlush at the end of each invocation (its own timer would
+	// fire only while the environment is thawed).
+	lp := sdklog.NewLoggerProvider(
+		sdklog.WithProcessor(sdklog.NewBatchProcessor(lexp)),
+		sdklog.WithResource(res),
+	)
+	const scope = "github.com/azlens/azlens/examples/hello"
+	f := &function{tracer: tp.Tracer(scope), logger: lp.Logger(scope)}
+	if f.greetings, err = mp.Meter(scope).Int64Counter("hello.greetings",
 		metric.WithDescription("Greetings sent."), metric.WithUnit("{greeting}")); err != nil {
 		log.Fatalf("counter: %v", err)
 	}
 	lambda.Start(otellambda.InstrumentHandler(f.handle,
 		otellambda.WithTracerProvider(tp),
-		otellambda.WithFlusher(flushers{tp, mp}),
+		otellambda.WithFlusher(flushers{tp, mp, lp}),
 		otellambda.WithPropagator(xray.Propagator{}),
 		otellambda.WithEventToCarrier(xrayCarrier),
 	))

@@ -43,6 +43,8 @@ const (
 	// memoryOverhead is the heap allowed beyond twice the event buffer: a batch in flight, its
 	// encoding, listener bodies being read, the Go runtime.
 	memoryOverhead = 12 << 20
+	// trimEvery bounds how often a held invocation end returns the free heap to the OS (trim).
+	trimEvery = time.Second
 )
 
 // Options configure Run.
@@ -171,6 +173,7 @@ type agent struct {
 	restored bool
 
 	lastRequest string
+	lastTrim    time.Time
 }
 
 func (a *agent) readAZ(ctx context.Context) {
@@ -333,6 +336,8 @@ func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
 		return
 	}
 	deadline := ev.Deadline().Add(-deadlineMargin)
+	trimmed := a.trim(now)
+	defer func() { <-trimmed }()
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	finished, ok := a.tracker.wait(wctx, "platform.runtimeDone", ev.RequestID)
 	cancel()
@@ -360,6 +365,28 @@ func (a *agent) invoke(ctx context.Context, ev *lambdaext.Event) {
 	if err != nil && !errors.Is(err, forward.ErrCollectorDown) && !errors.Is(err, context.DeadlineExceeded) {
 		a.log.Warn("flush at invocation end", "error", err)
 	}
+}
+
+// trim returns the heap's free memory to the OS (debug.FreeOSMemory: a GC, then the scavenger on
+// every free page) in the background, at most once per trimEvery; the returned channel closes when
+// it is done. It runs while a held invocation waits for runtimeDone — time the agent spends
+// waiting on the Telemetry API's buffering anyway (≈ timeoutMs) — and the invocation's end waits
+// for it, so it is over before the environment may freeze: a function invoked less than once per
+// flush interval (the held ones) sits frozen with the agent's live heap resident, not with the
+// garbage of its last invocations up to the GC's 4 MiB minimum heap goal. Busy functions are never
+// held and never trimmed: there the GC's headroom buys throughput.
+func (a *agent) trim(now time.Time) <-chan struct{} {
+	done := make(chan struct{})
+	if now.Sub(a.lastTrim) < trimEvery {
+		close(done)
+		return done
+	}
+	a.lastTrim = now
+	go func() {
+		defer close(done)
+		debug.FreeOSMemory()
+	}()
+	return done
 }
 
 // shutdown waits (briefly) for the last invocation's report, closes the listener so nothing

@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
@@ -73,13 +74,36 @@ func TestRealReceiverAcceptsWhatTheAgentSends(t *testing.T) {
 // stops it if the test did not.
 func startReceiver(t *testing.T, traces *consumertest.TracesSink, logs *consumertest.LogsSink, metrics *consumertest.MetricsSink) (string, func()) {
 	t.Helper()
+	endpoint := freeAddr(t)
+	var tc consumer.Traces
+	var lc consumer.Logs
+	var mc consumer.Metrics
+	if traces != nil {
+		tc = traces
+	}
+	if logs != nil {
+		lc = logs
+	}
+	if metrics != nil {
+		mc = metrics
+	}
+	return endpoint, startReceiverAt(t, endpoint, tc, lc, mc)
+}
+
+// freeAddr returns a loopback address nothing listens on (yet): connections to it are refused.
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
 
+// startReceiverAt is startReceiver on a given endpoint, with any consumers.
+func startReceiverAt(t *testing.T, endpoint string, traces consumer.Traces, logs consumer.Logs, metrics consumer.Metrics) func() {
+	t.Helper()
 	f := lambdatelemetryreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
 	cfg.NetAddr.Endpoint = endpoint
@@ -113,5 +137,5 @@ func startReceiver(t *testing.T, traces *consumertest.TracesSink, logs *consumer
 	if metrics != nil {
 		start(f.CreateMetrics(ctx, set, cfg, metrics))
 	}
-	return endpoint, stop
+	return stop
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,6 +277,100 @@ func TestV2HoldsSpansThatArriveBeforeTheirInvocation(t *testing.T) {
 	}
 	if waited != 2 {
 		t.Fatalf("%d spans of the never-invoked payload after the timeout, want 2", waited)
+	}
+}
+
+// sdkLogRecords returns the bodies of the SDK log records received so far, by body.
+func sdkLogRecords(h *harness) map[string]plog.LogRecord {
+	out := map[string]plog.LogRecord{}
+	for _, l := range h.logs.AllLogs() {
+		for i := 0; i < l.ResourceLogs().Len(); i++ {
+			sls := l.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				recs := sls.At(j).LogRecords()
+				for k := 0; k < recs.Len(); k++ {
+					if b := recs.At(k).Body().AsString(); len(b) > 4 && b[:4] == "sdk " {
+						out[b] = recs.At(k)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// invocationOf is oneInvocation with another request id (untraced: ids derived from it).
+func invocationOf(requestID string) string {
+	return strings.ReplaceAll(oneInvocation, `"r1"`, `"`+requestID+`"`)
+}
+
+func sdkLogsOf(trace pcommon.TraceID, sampled bool, body string) plog.Logs {
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.Body().SetStr(body)
+	lr.SetTraceID(trace)
+	lr.SetSpanID(pcommon.SpanID{0xaa, 2})
+	lr.SetFlags(plog.DefaultLogRecordFlags.WithIsSampled(sampled))
+	return ld
+}
+
+// Without X-Ray tracing the join moves the SDK's trace; a log record of that trace must follow it
+// even when it arrives before its spans are joined: in the same batch as spans still waiting for
+// their invocation, or in a batch before its spans (a spooled batch replayed after newer ones).
+// An unsampled record (no span will come) leaves at once, as it is.
+func TestV2LogRecordsFollowTheirSpansIntoTheInvocationTrace(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.CorrelationTimeout = time.Minute })
+	held, early, unsampled := pcommon.TraceID{1, 1}, pcommon.TraceID{2, 2}, pcommon.TraceID{3, 3}
+	// r1's spans and log record arrive before r1's platform events.
+	h.mustPost(t, AgentBatchV2Path, v2Body(t, 1, "", protoItem(t, sdkTraces(held, pcommon.SpanID{}, "r1")),
+		protoItem(t, sdkLogsOf(held, true, "sdk held"))), false)
+	// r2's log record arrives before its spans; an unsampled record needs no wait.
+	h.mustPost(t, AgentBatchV2Path, v2Body(t, 2, "", protoItem(t, sdkLogsOf(early, true, "sdk early")),
+		protoItem(t, sdkLogsOf(unsampled, false, "sdk unsampled"))), false)
+	recs := sdkLogRecords(h)
+	if len(recs) != 1 || recs["sdk unsampled"].TraceID() != unsampled {
+		t.Fatalf("before the spans: %d SDK records emitted, want only the unsampled one, as is", len(recs))
+	}
+	h.mustPost(t, AgentBatchV2Path, v2Body(t, 3, invocationOf("r1")), false)
+	h.mustPost(t, AgentBatchV2Path, v2Body(t, 4, invocationOf("r2"), protoItem(t, sdkTraces(early, pcommon.SpanID{}, "r2"))), false)
+
+	invs := map[string]pcommon.TraceID{}
+	for _, td := range h.traces.AllTraces() {
+		forEach(td, func(_ pcommon.Map, s ptrace.Span) {
+			if s.Kind() == ptrace.SpanKindServer && s.SpanID() != (pcommon.SpanID{0xaa, 1}) {
+				id, _ := s.Attributes().Get("faas.invocation_id")
+				invs[id.Str()] = s.TraceID()
+			}
+		})
+	}
+	recs = sdkLogRecords(h)
+	for body, req := range map[string]string{"sdk held": "r1", "sdk early": "r2"} {
+		if invs[req].IsEmpty() {
+			t.Fatalf("no invocation span for %s", req)
+		}
+		if _, ok := recs[body]; !ok {
+			t.Fatalf("%q never left (records %v)", body, recs)
+		}
+		if got := recs[body].TraceID(); got != invs[req] {
+			t.Errorf("%q: trace %s, want the invocation's %s", body, got, invs[req])
+		}
+	}
+	if len(recs) != 3 {
+		t.Fatalf("%d SDK records, want 3 (each once)", len(recs))
+	}
+}
+
+// A sampled record whose spans never come leaves as it is after the correlation timeout.
+func TestV2LogRecordsWaitNoLongerThanTheCorrelationTimeout(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.CorrelationTimeout = time.Minute })
+	h.mustPost(t, AgentBatchV2Path, v2Body(t, 1, "", protoItem(t, sdkLogsOf(pcommon.TraceID{4}, true, "sdk orphan"))), false)
+	if len(sdkLogRecords(h)) != 0 {
+		t.Fatal("a record of a sampled trace left before its spans or the timeout")
+	}
+	h.advance(2 * time.Minute)
+	h.r.sweep(h.clock.Now(), "timeout")
+	if r, ok := sdkLogRecords(h)["sdk orphan"]; !ok || r.TraceID() != (pcommon.TraceID{4}) {
+		t.Fatal("the waiting record did not leave, unchanged, after the correlation timeout")
 	}
 }
 

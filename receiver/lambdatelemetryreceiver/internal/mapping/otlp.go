@@ -24,6 +24,10 @@ import (
 //   - spans whose invocation is not known yet (the SDK's export reaches the agent before the
 //     Telemetry API delivers platform.start) wait, per payload, until it is or until the
 //     correlation timeout, then leave as they are.
+//   - log records of a sampled SDK trace whose spans have not been seen yet (held, or in a later
+//     batch: a spooled batch replayed after newer ones) wait with their payload until those spans
+//     are joined or leave, so they follow them into the invocation's trace; unsampled records
+//     (no spans will come) and records outside a trace leave at once.
 
 // OTLP is the decoded OTLP content of one batch.
 type OTLP struct {
@@ -47,16 +51,26 @@ type heldTraces struct {
 	created time.Time
 }
 
+type heldLogs struct {
+	ld      plog.Logs
+	created time.Time
+}
+
 // otlpState is the per-environment state of the join.
 type otlpState struct {
 	recent map[string]ids                      // request id → its invocation's ids
 	traces map[pcommon.TraceID]pcommon.TraceID // SDK trace id → invocation trace id, when they differ
-	held   []*heldTraces
+	// settled are the SDK trace ids whose spans left (joined or not): log records carrying one
+	// take its final trace id at once.
+	settled map[pcommon.TraceID]struct{}
+	held    []*heldTraces
+	logs    []*heldLogs
 }
 
 func (env *environment) otlp() *otlpState {
 	if env.sdk == nil {
-		env.sdk = &otlpState{recent: map[string]ids{}, traces: map[pcommon.TraceID]pcommon.TraceID{}}
+		env.sdk = &otlpState{recent: map[string]ids{}, traces: map[pcommon.TraceID]pcommon.TraceID{},
+			settled: map[pcommon.TraceID]struct{}{}}
 	}
 	return env.sdk
 }
@@ -88,15 +102,9 @@ func (m *Mapper) ApplyOTLP(resource pcommon.Map, p OTLP, now time.Time) Output {
 		}
 		rms.MoveAndAppendTo(out.Metrics.ResourceMetrics())
 	}
-	for _, ld := range p.Logs {
-		rls := ld.ResourceLogs()
-		for i := 0; i < rls.Len(); i++ {
-			enrich(env.resource, rls.At(i).Resource().Attributes())
-			m.rewriteLogTraces(env, rls.At(i))
-		}
-		rls.MoveAndAppendTo(out.Logs.ResourceLogs())
-	}
 	s := env.otlp()
+	// Traces first: a log record exported after its spans (the SDK flushes its tracer first)
+	// may arrive in the same batch, and takes the trace id their join gives.
 	for _, td := range p.Traces {
 		rss := td.ResourceSpans()
 		for i := 0; i < rss.Len(); i++ {
@@ -113,8 +121,76 @@ func (m *Mapper) ApplyOTLP(resource pcommon.Map, p OTLP, now time.Time) Output {
 		m.join(env, td)
 		out.pendingSDK = append(out.pendingSDK, td)
 	}
+	for _, ld := range p.Logs {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			enrich(env.resource, rls.At(i).Resource().Attributes())
+		}
+		if m.logsWaiting(env, ld) {
+			if len(s.logs) >= maxHeld {
+				m.emitHeldLogs(env, s.logs[0], &out)
+				s.logs = s.logs[1:]
+			}
+			s.logs = append(s.logs, &heldLogs{ld: ld, created: now})
+			continue
+		}
+		m.emitLogs(env, ld, &out)
+	}
+	// Spans of this batch may be what held records (of earlier batches) were waiting for.
+	m.releaseHeld(env, now.Add(-m.set.CorrelationTimeout), false, &out)
 	out.finish()
 	return out
+}
+
+// logsWaiting reports whether a log payload has a record of a sampled trace whose spans have not
+// left yet: its trace id may still change (join without X-Ray tracing).
+func (m *Mapper) logsWaiting(env *environment, ld plog.Logs) bool {
+	s := env.otlp()
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				tid := lr.TraceID()
+				if tid.IsEmpty() || !lr.Flags().IsSampled() {
+					continue
+				}
+				if _, ok := s.traces[tid]; ok {
+					continue
+				}
+				if _, ok := s.settled[tid]; !ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// emitLogs moves a log payload into out with the trace ids the join gave.
+func (m *Mapper) emitLogs(env *environment, ld plog.Logs, out *Output) {
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		m.rewriteLogTraces(env, rls.At(i))
+	}
+	rls.MoveAndAppendTo(out.Logs.ResourceLogs())
+}
+
+func (m *Mapper) emitHeldLogs(env *environment, h *heldLogs, out *Output) { m.emitLogs(env, h.ld, out) }
+
+// settle records the trace ids of spans that leave: log records of these traces wait no more.
+func (s *otlpState) settle(td ptrace.Traces) {
+	forEachSpan(td, func(sp ptrace.Span) {
+		if _, ok := s.settled[sp.TraceID()]; ok {
+			return
+		}
+		if len(s.settled) >= maxRecent {
+			clear(s.settled)
+		}
+		s.settled[sp.TraceID()] = struct{}{}
+	})
 }
 
 // enrich puts the environment's attributes on an SDK resource; the platform's values win (the
@@ -197,6 +273,9 @@ func (m *Mapper) join(env *environment, td ptrace.Traces) int {
 		}
 		sp.SetParentSpanID(id.spanID)
 	})
+	// The SDK's own trace ids settle here (a record carrying one is rewritten through s.traces
+	// or, when the ids were equal, already has its final one).
+	s.settle(td)
 	if len(s.traces) > 0 {
 		forEachSpan(td, func(sp ptrace.Span) {
 			if to, ok := s.traces[sp.TraceID()]; ok {
@@ -226,7 +305,7 @@ func (m *Mapper) rewriteLogTraces(env *environment, rl plog.ResourceLogs) {
 // releaseHeld emits the held payloads of env whose invocations are all known now, or that waited
 // longer than the correlation timeout (or every one, when deadline is zero: shutdown, forgetting).
 func (m *Mapper) releaseHeld(env *environment, deadline time.Time, all bool, out *Output) {
-	if env.sdk == nil || len(env.sdk.held) == 0 {
+	if env.sdk == nil || len(env.sdk.held)+len(env.sdk.logs) == 0 {
 		return
 	}
 	kept := env.sdk.held[:0]
@@ -249,6 +328,17 @@ func (m *Mapper) releaseHeld(env *environment, deadline time.Time, all bool, out
 	}
 	clear(env.sdk.held[len(kept):])
 	env.sdk.held = kept
+	// Then the log records, which may have waited for those spans.
+	keptLogs := env.sdk.logs[:0]
+	for _, h := range env.sdk.logs {
+		if all || !h.created.After(deadline) || !m.logsWaiting(env, h.ld) {
+			m.emitHeldLogs(env, h, out)
+			continue
+		}
+		keptLogs = append(keptLogs, h)
+	}
+	clear(env.sdk.logs[len(keptLogs):])
+	env.sdk.logs = keptLogs
 }
 
 func (m *Mapper) emitHeld(env *environment, h *heldTraces, out *Output) {
