@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -178,20 +177,10 @@ func BenchmarkOutageMemory(b *testing.B) {
 func rssKB(path string) int {
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
-		if exe, err := os.Readlink(filepath.Join(p, "exe")); err != nil || exe != path {
-			continue
-		}
-		status, err := os.ReadFile(filepath.Join(p, "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				f := strings.Fields(rest)
-				if len(f) > 0 {
-					n, _ := strconv.Atoi(f[0])
-					return n
-				}
+		if exe, err := os.Readlink(filepath.Join(p, "exe")); err == nil && exe == path {
+			pid, _ := strconv.Atoi(filepath.Base(p))
+			if kb := vmRSSKB(pid); kb > 0 {
+				return kb
 			}
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/procstat"
 )
 
 // Binaries that only the B7/B8 benchmarks and tests need, built on first use into the directory
@@ -71,19 +72,8 @@ func pidOf(path, marker string) int {
 
 // vmRSSKB is VmRSS of pid in KiB, or 0.
 func vmRSSKB(pid int) int {
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			if f := strings.Fields(rest); len(f) > 0 {
-				n, _ := strconv.Atoi(f[0])
-				return n
-			}
-		}
-	}
-	return 0
+	kb, _ := procstat.StatusKB(pid, "VmRSS")
+	return int(kb)
 }
 
 // dirBytes is the size of the regular files under dir.

@@ -3,13 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/procstat"
 )
 
 // BenchmarkIdleRSS (B7 idle, issue 11's "≤ 10 MB RSS idle"): the agent's resident memory beside
@@ -97,18 +97,13 @@ func helloSandbox(b *testing.B, ext string, env map[string]string) *emulator.San
 	return sb
 }
 
-// procKB reads the kB fields of /proc/pid/status (VmRSS, RssAnon, RssFile, …).
+// procKB reads the memory figures of /proc/pid/status the benchmark reports (kB); a figure the
+// kernel does not give is 0.
 func procKB(pid int) map[string]int {
 	out := map[string]int{}
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		key, rest, ok := strings.Cut(line, ":")
-		if f := strings.Fields(rest); ok && len(f) == 2 && f[1] == "kB" {
-			out[key], _ = strconv.Atoi(f[0])
-		}
+	for _, field := range []string{"VmRSS", "RssAnon", "RssFile"} {
+		kb, _ := procstat.StatusKB(pid, field)
+		out[field] = int(kb)
 	}
 	return out
 }
