@@ -404,7 +404,16 @@ func TestAgentLayerAsShipped(t *testing.T) {
 		t.Fatalf("build-layer.sh: %v\n%s", err, out)
 	}
 	layer := filepath.Join(dist, "azlens-agent-layer-"+runtime.GOARCH+".zip")
+	t.Run("thread", func(t *testing.T) { agentLayerAsShipped(t, layer) })
+	// Through a holder the forward's listener is made in the user namespace and the agent's
+	// connections to it are accepted here.
+	t.Run("userns", func(t *testing.T) {
+		useHolders(t)
+		agentLayerAsShipped(t, layer)
+	})
+}
 
+func agentLayerAsShipped(t *testing.T, layer string) {
 	var posts atomic.Int64
 	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
