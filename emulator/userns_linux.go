@@ -241,6 +241,9 @@ func receivedFile(oob []byte) *os.File {
 
 // request sends one request and waits for its descriptor.
 func (h *usernsHolder) request(ctx context.Context, msg string) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	ch := make(chan holderReply, 1)
 	h.mu.Lock()
 	if h.readErr != nil {

@@ -2,10 +2,12 @@ package emulator
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -331,4 +333,63 @@ func procUID(t *testing.T, pid int) int {
 	}
 	t.Fatalf("no Uid in /proc/%d/status", pid)
 	return -1
+}
+
+// A holder's sockets are in its own network namespace, its errors reach the caller, a caller that
+// gives up gets its context's error, and a closed holder refuses further requests.
+func TestHolderSockets(t *testing.T) {
+	useHolders(t)
+	h, err := startHolder(namespaceMounts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	// A port free on this process's loopback, so the check below cannot meet someone else's.
+	addr := "127.0.0.1:" + itoa(freePorts(t, 1)[0])
+	ln, err := h.listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, err = c.Write([]byte("inside"))
+			c.Close()
+		}
+		accepted <- err
+	}()
+	c, err := h.dial(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || string(b) != "inside" {
+		t.Errorf("read %q, %v through the holder's loopback", b, err)
+	}
+	if err := <-accepted; err != nil {
+		t.Fatal(err)
+	}
+	// The same port on this process's loopback is another socket altogether.
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Error("the holder's listener answers on the host's loopback")
+	}
+	if _, err := h.listen(addr); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("second listen on the port: %v, want address already in use", err)
+	}
+	if _, err := h.dial(context.Background(), "tcp", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("dial to a closed port: %v, want connection refused", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.dial(ctx, "tcp", addr); !errors.Is(err, context.Canceled) {
+		t.Errorf("dial with a cancelled context: %v", err)
+	}
+	h.close()
+	if _, err := h.listen("127.0.0.1:0"); err == nil {
+		t.Error("listen through a closed holder succeeded")
+	}
 }
