@@ -48,7 +48,7 @@ func (s *Sandbox) chooseNetwork() (isolated bool, err error) {
 	if err := namespacesUnavailable(); err != nil {
 		nsWarnOnce.Do(func() {
 			s.log.Warn("execution environments share the host's loopback: no network namespaces here "+
-				"(they need Linux and root); fixed ports collide between environments and "+
+				"(they need Linux and root, or unprivileged user namespaces); fixed ports collide between environments and "+
 				"sandbox.localdomain does not resolve", "reason", err)
 		})
 		return false, nil

@@ -137,6 +137,13 @@ func invokeAll(t *testing.T, s *Sandbox, n int) []string {
 // 53612, 4325) in three zones at once: every invocation succeeds and every report reaches the
 // extension of the environment that ran it.
 func TestThirdPartyExtensionsIsolatedThreeZones(t *testing.T) {
+	thirdPartyThreeZones(t, nil)
+}
+
+// thirdPartyThreeZones runs the test above; running, when set, looks at the environments after
+// their first invocations.
+func thirdPartyThreeZones(t *testing.T, running func([]*Sandbox)) {
+	t.Helper()
 	type env struct {
 		s   *Sandbox
 		rec string
@@ -155,9 +162,16 @@ func TestThirdPartyExtensionsIsolatedThreeZones(t *testing.T) {
 		}
 	}
 	invoked := make([][]string, len(envs))
-	for range 3 { // interleaved, so every environment is busy while the others are
+	for round := range 3 { // interleaved, so every environment is busy while the others are
 		for i, e := range envs {
 			invoked[i] = append(invoked[i], invokeAll(t, e.s, 2)...)
+		}
+		if round == 0 && running != nil {
+			var all []*Sandbox
+			for _, e := range envs {
+				all = append(all, e.s)
+			}
+			running(all)
 		}
 	}
 	for i, e := range envs {
@@ -243,6 +257,14 @@ func freePorts(t *testing.T, n int) []int {
 // A layer's extensions run from /opt/extensions inside the environment's mount namespace, and
 // the runtime's PATH and LD_LIBRARY_PATH name /opt as on Lambda.
 func TestLayerExtensionsRunFromOpt(t *testing.T) {
+	t.Run("thread", layerExtensionsRunFromOpt)
+	t.Run("userns", func(t *testing.T) {
+		useHolders(t)
+		layerExtensionsRunFromOpt(t)
+	})
+}
+
+func layerExtensionsRunFromOpt(t *testing.T) {
 	thirdPartyExtension(t, "unused") // builds the binary
 	bin, err := os.ReadFile(thirdPartyBin)
 	if err != nil {
@@ -382,7 +404,16 @@ func TestAgentLayerAsShipped(t *testing.T) {
 		t.Fatalf("build-layer.sh: %v\n%s", err, out)
 	}
 	layer := filepath.Join(dist, "azlens-agent-layer-"+runtime.GOARCH+".zip")
+	t.Run("thread", func(t *testing.T) { agentLayerAsShipped(t, layer) })
+	// Through a holder the forward's listener is made in the user namespace and the agent's
+	// connections to it are accepted here.
+	t.Run("userns", func(t *testing.T) {
+		useHolders(t)
+		agentLayerAsShipped(t, layer)
+	})
+}
 
+func agentLayerAsShipped(t *testing.T, layer string) {
 	var posts atomic.Int64
 	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)

@@ -22,6 +22,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	MaybeRunHolder() // this binary is also the user-namespace holder (userns_linux.go)
 	dir, err := os.MkdirTemp("", "emulator-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

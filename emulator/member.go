@@ -110,7 +110,7 @@ func startProcess(ns *envNamespace, kind, name, path string, args, env []string,
 	// environment's namespace thread when it has one, so it starts inside those namespaces.
 	start := func() error { return childproc.Start(cmd) }
 	if ns != nil {
-		start = func() error { return ns.start(func() error { return childproc.Start(cmd) }) }
+		start = func() error { return ns.start(cmd) }
 	}
 	if err := start(); err != nil {
 		pipe.abandon()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
 )
 
 // envNamespace exists only on Linux; elsewhere environments share the host's loopback.
@@ -20,6 +21,9 @@ func (*envNamespace) listen(string) (net.Listener, error)    { return nil, errNo
 func (*envNamespace) dial(context.Context, string, string) (net.Conn, error) {
 	return nil, errNoNamespaces
 }
-func (*envNamespace) start(func() error) error { return errNoNamespaces }
-func (*envNamespace) close()                   {}
-func probeNamespaces() error                   { return errNoNamespaces }
+func (*envNamespace) start(*exec.Cmd) error { return errNoNamespaces }
+func (*envNamespace) close()                {}
+func probeNamespaces() error                { return errNoNamespaces }
+
+// MaybeRunHolder does nothing outside Linux: there are no user-namespace holders to run.
+func MaybeRunHolder() {}

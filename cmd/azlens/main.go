@@ -12,10 +12,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/internal/childproc"
 )
 
 func main() {
+	emulator.MaybeRunHolder()
 	childproc.RunIfJanitor()
 	os.Exit(cli(os.Args[1:]))
 }
