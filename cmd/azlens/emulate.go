@@ -55,7 +55,7 @@ func emulateFlags(stderr io.Writer) (*flag.FlagSet, *emulateConfig) {
 	fs.StringVar(&c.function, "function", "", "path of the function's runtime executable (an aws-lambda-go `bootstrap`); required")
 	fs.Var(&c.extensions, "extension", "path of an external extension executable; repeatable")
 	fs.Var(&c.layers, "layer", "path of a layer .zip, unpacked in order into each environment's /opt; its extensions/* run as external extensions; repeatable")
-	fs.StringVar(&c.network, "network", "auto", "environment network: isolated (a network and mount namespace each, needs Linux and root), shared (the host's loopback), or auto (isolated where possible)")
+	fs.StringVar(&c.network, "network", "auto", "environment network: isolated (a network and mount namespace each, needs Linux and root, or unprivileged user namespaces and nsenter), shared (the host's loopback), or auto (isolated where possible)")
 	fs.Var(&c.hostPorts, "host-port", "TCP port of the host's loopback that isolated environments reach at 127.0.0.1:PORT (e.g. a collector's); repeatable")
 	fs.StringVar(&c.name, "name", "", "function name (default: the --function file's base name)")
 	fs.StringVar(&c.handler, "handler", "bootstrap", "handler (_HANDLER)")
