@@ -59,7 +59,7 @@ func TestFaultSoak(t *testing.T) {
 
 	sink := startSink(t)
 	collectorAddr := e2etest.FreeAddr(t)
-	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, collectorAddr, sink.Addr)}
+	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, t.TempDir(), collectorAddr, sink.Addr)}
 	col.start()
 	proxy := startProxy(t, collectorAddr)
 

@@ -48,10 +48,18 @@ func TestMain(m *testing.M) {
 	}))
 }
 
+// collectorConfig takes the receiver's address, the sink's and the storage directory, which
+// outlives every collector process of a test as a disk does.
 const collectorConfig = `
+extensions:
+  file_storage/lambdatelemetry:
+    directory: %s
 receivers:
   lambdatelemetry:
     endpoint: %s
+    # Applied batches persisted: the agent's retry of one the killed collector exported but
+    # never answered is a duplicate to its successor, not a second count.
+    storage: file_storage/lambdatelemetry
 exporters:
   otlp_grpc:
     endpoint: %s
@@ -64,6 +72,7 @@ exporters:
     retry_on_failure:
       enabled: false
 service:
+  extensions: [file_storage/lambdatelemetry]
   telemetry:
     metrics:
       level: none
@@ -399,7 +408,7 @@ func TestForcedDropsAreCounted(t *testing.T) {
 	defer cancel()
 	sink := startSink(t)
 	collectorAddr := e2etest.FreeAddr(t)
-	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, collectorAddr, sink.Addr)}
+	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, t.TempDir(), collectorAddr, sink.Addr)}
 	proxy := startProxy(t, collectorAddr)
 	proxy.setMode(modeRefuse) // the collector is not there yet
 
