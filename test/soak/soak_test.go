@@ -523,3 +523,62 @@ func TestForcedDropsAreCounted(t *testing.T) {
 		t.Errorf("the collector has %d dropped, more than the agent's final %d", agentMetric, rec.dropped)
 	}
 }
+
+// countsByEnvironment compares, per execution environment (faas.instance), the invocations whose
+// platform.report reached the sink with what faas.invocations counted there, series by series
+// (a collector restart starts new ones), for the environments where they differ: the place and
+// the collector process (series start) of a double count or a missed one.
+func (s *sink) countsByEnvironment() []string {
+	reports := map[string]map[string]bool{} // instance → request ids with a report
+	for _, ld := range s.Logs.AllLogs() {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			inst, _ := rls.At(i).Resource().Attributes().Get("faas.instance")
+			sls := rls.At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					a := lrs.At(k).Attributes()
+					if typ, _ := a.Get("type"); typ.Str() != "platform.report" {
+						continue
+					}
+					id, _ := a.Get("faas.invocation_id")
+					if reports[inst.AsString()] == nil {
+						reports[inst.AsString()] = map[string]bool{}
+					}
+					reports[inst.AsString()][id.Str()] = true
+				}
+			}
+		}
+	}
+	series := map[string]map[string]int64{} // instance → series → last value
+	s.eachPoint("faas.invocations", func(key string, v int64) {
+		inst, rest, _ := strings.Cut(key, "|")
+		if series[inst] == nil {
+			series[inst] = map[string]int64{}
+		}
+		series[inst][rest] = max(series[inst][rest], v)
+	})
+	var diff []string
+	for inst := range mergeKeys(reports, series) {
+		var counted int64
+		for _, v := range series[inst] {
+			counted += v
+		}
+		if int(counted) != len(reports[inst]) {
+			diff = append(diff, fmt.Sprintf("%s: %d reports, counted %d in %v", inst, len(reports[inst]), counted, series[inst]))
+		}
+	}
+	return diff
+}
+
+func mergeKeys[A, B any](a map[string]A, b map[string]B) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
