@@ -44,6 +44,9 @@ func newHarness(t *testing.T, configure func(*Config), opts ...func(*harnessCons
 		configure(cfg)
 	}
 	set := receivertest.NewNopSettings(metadata.Type)
+	if cons.id != (component.ID{}) {
+		set.ID = cons.id
+	}
 	if cons.telemetry != nil {
 		set.TelemetrySettings = cons.telemetry.NewTelemetrySettings()
 	}
@@ -82,6 +85,8 @@ type harnessConsumers struct {
 	// host (default: no extensions) and telemetry (default: none) the receiver gets.
 	host      component.Host
 	telemetry *componenttest.Telemetry
+	// id, when set, replaces the settings' unique test ID (a storage client is per ID).
+	id component.ID
 }
 
 func (h *harness) advance(d time.Duration) { h.clock.Advance(d) }

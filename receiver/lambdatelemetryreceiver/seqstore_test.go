@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -125,6 +128,7 @@ func collectorWith(t *testing.T, st *memStorage, tel *componenttest.Telemetry) *
 	return newHarness(t, func(c *Config) { id := storageID; c.StorageID = &id }, func(c *harnessConsumers) {
 		c.host = extHost{storageID: st}
 		c.telemetry = tel
+		c.id = component.NewID(metadata.Type)
 	})
 }
 
@@ -404,4 +408,60 @@ func FuzzDecodeWindow(f *testing.F) {
 			t.Fatalf("decode→encode changed %x into %x", b, got)
 		}
 	})
+}
+
+// TestDedupeWithFileStorage: the same with contrib's file_storage, the extension the
+// distribution ships: what one process recorded in its bbolt file, the next one reads.
+func TestDedupeWithFileStorage(t *testing.T) {
+	dir := t.TempDir()
+	f := filestorage.NewFactory()
+	startExt := func() extension.Extension {
+		t.Helper()
+		cfg := f.CreateDefaultConfig().(*filestorage.Config)
+		cfg.Directory = dir
+		cfg.Compaction.Directory = dir
+		ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ext.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+			t.Fatal(err)
+		}
+		return ext
+	}
+	withExt := func(ext extension.Extension, tel *componenttest.Telemetry) *harness {
+		return newHarness(t, func(c *Config) { id := storageID; c.StorageID = &id }, func(c *harnessConsumers) {
+			c.host = extHost{storageID: ext}
+			c.telemetry = tel
+			c.id = component.NewID(metadata.Type) // the storage file is named after it, as in a collector
+		})
+	}
+	batch := agentBody(t, 3, rawEvents(t, oneInvocation))
+
+	ext := startExt()
+	first := withExt(ext, nil)
+	first.mustPost(t, AgentBatchPath, batch, true)
+	// The process ends: its file is closed (a SIGKILL closes it as well; the write was done).
+	if err := first.r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ext.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	ext = startExt()
+	t.Cleanup(func() { _ = ext.Shutdown(context.Background()) })
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	second := withExt(ext, tel)
+	second.mustPost(t, AgentBatchPath, batch, true)
+	if got := countedInvocations(t, second); got != 0 {
+		t.Fatalf("the successor counted the retried invocation (%d)", got)
+	}
+	if got := duplicateBatches(t, tel); got != 1 {
+		t.Fatalf("duplicate_batches = %d, want 1", got)
+	}
+	if err := second.r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
