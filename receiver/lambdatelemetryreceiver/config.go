@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 )
 
@@ -48,6 +49,18 @@ type Config struct {
 	// carry functions' logs, and an open ingestion endpoint lets anyone write metrics that move
 	// zonal shifts. Set it only behind something that authenticates for you.
 	InsecureAllowUnauthenticated bool `mapstructure:"insecure_allow_unauthenticated"`
+
+	// Storage names a storage extension (file_storage) in which the receiver records, per
+	// execution environment, the agent batches (seq and body digest) it applied and the pipeline
+	// accepted, after the pipeline accepted each and before answering 200; Start loads them. A
+	// batch applied before a restart and retried after it (the collector SIGKILLed between
+	// exporting it and answering) is then answered 200 as a duplicate instead of being counted
+	// twice in the cumulative metrics. Exactly-once across a SIGKILL is impossible; this narrows
+	// the double-count window to the time between the export and the storage write. It keeps
+	// what the in-memory window keeps (the newest 64 batches of an environment) and forgets
+	// environments with it (environment_idle_timeout, max_environments). Unset (the default):
+	// the window is in memory only.
+	StorageID *component.ID `mapstructure:"storage"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}

@@ -32,6 +32,8 @@ func TestLoadConfig(t *testing.T) {
 	custom.MaxEnvironments = 200
 	custom.EnvironmentIdleTimeout = 0
 	custom.InsecureAllowUnauthenticated = true
+	dedupe := component.MustNewIDWithName("file_storage", "dedupe")
+	custom.StorageID = &dedupe
 	authenticated := createDefaultConfig().(*Config)
 	authenticated.NetAddr.Endpoint = "0.0.0.0:4319"
 	authenticated.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")}})

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -43,6 +44,12 @@ func newHarness(t *testing.T, configure func(*Config), opts ...func(*harnessCons
 		configure(cfg)
 	}
 	set := receivertest.NewNopSettings(metadata.Type)
+	if cons.id != (component.ID{}) {
+		set.ID = cons.id
+	}
+	if cons.telemetry != nil {
+		set.TelemetrySettings = cons.telemetry.NewTelemetrySettings()
+	}
 	ctx := context.Background()
 	tr, err := f.CreateTraces(ctx, set, cfg, cons.traces)
 	if err != nil {
@@ -56,7 +63,11 @@ func newHarness(t *testing.T, configure func(*Config), opts ...func(*harnessCons
 	}
 	h.r = tr.(*lambdaReceiver)
 	h.r.clock = h.clock
-	if err := h.r.Start(ctx, componenttest.NewNopHost()); err != nil {
+	host := cons.host
+	if host == nil {
+		host = componenttest.NewNopHost()
+	}
+	if err := h.r.Start(ctx, host); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -71,6 +82,11 @@ type harnessConsumers struct {
 	traces  consumer.Traces
 	logs    consumer.Logs
 	metrics consumer.Metrics
+	// host (default: no extensions) and telemetry (default: none) the receiver gets.
+	host      component.Host
+	telemetry *componenttest.Telemetry
+	// id, when set, replaces the settings' unique test ID (a storage client is per ID).
+	id component.ID
 }
 
 func (h *harness) advance(d time.Duration) { h.clock.Advance(d) }

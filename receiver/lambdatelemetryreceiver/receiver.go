@@ -58,6 +58,8 @@ type lambdaReceiver struct {
 	clock    clock.Clock
 	// forget removes the receiver from the factory's shared map.
 	forget func()
+	// seqs is the persisted copy of the seq windows (nil without storage:).
+	seqs *seqStore
 
 	incomplete metric.Int64Counter
 	rejected   metric.Int64Counter
@@ -127,6 +129,17 @@ func (r *lambdaReceiver) start(ctx context.Context, host component.Host) error {
 	mux.HandleFunc(AgentBatchPath, r.handleAgentBatch)
 	mux.HandleFunc(AgentBatchV2Path, r.handleAgentBatchV2)
 	mux.HandleFunc(TelemetryPath, r.handleTelemetry)
+	if r.cfg.StorageID != nil {
+		seqs, skipped, err := openSeqStore(ctx, host, *r.cfg.StorageID, r.set.ID, r.cfg, r.clock.Now())
+		if err != nil {
+			return err
+		}
+		if len(skipped) > 0 {
+			r.set.Logger.Warn("storage: dropped unreadable seq windows; their environments' retried batches may be counted twice",
+				zap.Int("count", len(skipped)), zap.Error(errors.Join(skipped...)))
+		}
+		r.seqs = seqs
+	}
 	srv, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
 	if err != nil {
 		return fmt.Errorf("create http server: %w", err)
@@ -166,7 +179,13 @@ func (r *lambdaReceiver) sweepLoop() {
 		case <-r.stop:
 			return
 		case <-t.C():
-			r.sweep(r.clock.Now(), "timeout")
+			now := r.clock.Now()
+			r.sweep(now, "timeout")
+			if r.seqs != nil {
+				if err := r.seqs.sweep(context.Background(), now); err != nil {
+					r.warnFirst("storage:sweep", "storage: forgetting idle environments' seq windows failed", zap.Error(err))
+				}
+			}
 		}
 	}
 }
@@ -228,6 +247,9 @@ func (r *lambdaReceiver) Shutdown(ctx context.Context) error {
 		r.wg.Wait()
 		if r.server != nil {
 			r.sweep(r.clock.Now(), "shutdown")
+		}
+		if r.seqs != nil {
+			err = errors.Join(err, r.seqs.close(ctx))
 		}
 	})
 	return err
@@ -325,7 +347,24 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 	if agent {
 		resource = mapping.ResourceFromFields(b.Resource)
 	}
-	out := r.mapper.Apply(resource, b, xxhash.Sum64(body), r.clock.Now())
+	seq, hasSeq := int64(0), false
+	if b.Agent != nil {
+		seq, hasSeq = b.Agent.Seq, b.Agent.HasSeq
+	}
+	digest := xxhash.Sum64(body)
+	var env string
+	if hasSeq && r.seqs != nil {
+		env = mapping.EnvKey(resource)
+		if r.seqs.applied(env, seq, digest) {
+			// Applied and accepted downstream before (by this process or one before a restart):
+			// the agent did not get the answer. Applying it again would double-count.
+			nEvents := len(b.Events)
+			r.decoder.Release(b)
+			r.duplicates.Add(ctx, 1)
+			return acceptedResponse{Accepted: nEvents + nOTLP}, http.StatusOK, "", ""
+		}
+	}
+	out := r.mapper.Apply(resource, b, digest, r.clock.Now())
 	if !out.Duplicate && (len(sdk.Traces)+len(sdk.Metrics)+len(sdk.Logs)) > 0 {
 		joined := r.mapper.ApplyOTLP(resource, sdk, r.clock.Now())
 		out.SDKMetrics = pmetric.NewMetrics()
@@ -334,10 +373,6 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 		joined.Logs.ResourceLogs().MoveAndAppendTo(out.Logs.ResourceLogs())
 		joined.Metrics.ResourceMetrics().MoveAndAppendTo(out.Metrics.ResourceMetrics())
 		out.OTLPUnjoined += joined.OTLPUnjoined
-	}
-	seq, hasSeq := int64(0), false
-	if b.Agent != nil {
-		seq, hasSeq = b.Agent.Seq, b.Agent.HasSeq
 	}
 	// The mapper keeps copies of what it holds; the output references only
 	// the body and the batch's string arena, neither of which is reused.
@@ -352,6 +387,14 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 			r.mapper.Stash(resource, seq, out)
 		}
 		return acceptedResponse{}, http.StatusServiceUnavailable, "retryable", "downstream unavailable, retry later: " + err.Error()
+	}
+	if env != "" {
+		// Before the 200: a SIGKILL after this write leaves the agent retrying a batch the
+		// successor knows; one before it (after the export) is the remaining double-count window.
+		// Not with the request's context: an agent that gave up waiting will retry exactly this.
+		if err := r.seqs.record(context.WithoutCancel(ctx), env, seq, digest, r.clock.Now()); err != nil {
+			r.warnFirst("storage:record", "storage: recording an applied batch failed; if the collector restarts before the agent gets this answer, its retry is counted twice", zap.Error(err))
+		}
 	}
 	return acceptedResponse{Accepted: nEvents + nOTLP}, http.StatusOK, "", ""
 }

@@ -48,10 +48,18 @@ func TestMain(m *testing.M) {
 	}))
 }
 
+// collectorConfig takes the receiver's address, the sink's and the storage directory, which
+// outlives every collector process of a test as a disk does.
 const collectorConfig = `
+extensions:
+  file_storage/lambdatelemetry:
+    directory: %s
 receivers:
   lambdatelemetry:
     endpoint: %s
+    # Applied batches persisted: the agent's retry of one the killed collector exported but
+    # never answered is a duplicate to its successor, not a second count.
+    storage: file_storage/lambdatelemetry
 exporters:
   otlp_grpc:
     endpoint: %s
@@ -64,6 +72,7 @@ exporters:
     retry_on_failure:
       enabled: false
 service:
+  extensions: [file_storage/lambdatelemetry]
   telemetry:
     metrics:
       level: none
@@ -399,7 +408,7 @@ func TestForcedDropsAreCounted(t *testing.T) {
 	defer cancel()
 	sink := startSink(t)
 	collectorAddr := e2etest.FreeAddr(t)
-	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, collectorAddr, sink.Addr)}
+	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, t.TempDir(), collectorAddr, sink.Addr)}
 	proxy := startProxy(t, collectorAddr)
 	proxy.setMode(modeRefuse) // the collector is not there yet
 
@@ -513,4 +522,63 @@ func TestForcedDropsAreCounted(t *testing.T) {
 	if !rec.finalReported && agentMetric > rec.dropped {
 		t.Errorf("the collector has %d dropped, more than the agent's final %d", agentMetric, rec.dropped)
 	}
+}
+
+// countsByEnvironment compares, per execution environment (faas.instance), the invocations whose
+// platform.report reached the sink with what faas.invocations counted there, series by series
+// (a collector restart starts new ones), for the environments where they differ: the place and
+// the collector process (series start) of a double count or a missed one.
+func (s *sink) countsByEnvironment() []string {
+	reports := map[string]map[string]bool{} // instance → request ids with a report
+	for _, ld := range s.Logs.AllLogs() {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			inst, _ := rls.At(i).Resource().Attributes().Get("faas.instance")
+			sls := rls.At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					a := lrs.At(k).Attributes()
+					if typ, _ := a.Get("type"); typ.Str() != "platform.report" {
+						continue
+					}
+					id, _ := a.Get("faas.invocation_id")
+					if reports[inst.AsString()] == nil {
+						reports[inst.AsString()] = map[string]bool{}
+					}
+					reports[inst.AsString()][id.Str()] = true
+				}
+			}
+		}
+	}
+	series := map[string]map[string]int64{} // instance → series → last value
+	s.eachPoint("faas.invocations", func(key string, v int64) {
+		inst, rest, _ := strings.Cut(key, "|")
+		if series[inst] == nil {
+			series[inst] = map[string]int64{}
+		}
+		series[inst][rest] = max(series[inst][rest], v)
+	})
+	var diff []string
+	for inst := range mergeKeys(reports, series) {
+		var counted int64
+		for _, v := range series[inst] {
+			counted += v
+		}
+		if int(counted) != len(reports[inst]) {
+			diff = append(diff, fmt.Sprintf("%s: %d reports, counted %d in %v", inst, len(reports[inst]), counted, series[inst]))
+		}
+	}
+	return diff
+}
+
+func mergeKeys[A, B any](a map[string]A, b map[string]B) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
 }

@@ -247,6 +247,10 @@ func (m *Mapper) scope(s pcommon.InstrumentationScope) {
 	s.SetVersion(m.set.ScopeVersion)
 }
 
+// EnvKey identifies the execution environment of a resource (faas.name and faas.instance): the
+// key of its state, and of its seq window, here and in the receiver's persisted copy of it.
+func EnvKey(resource pcommon.Map) string { return envKey(resource) }
+
 func envKey(resource pcommon.Map) string {
 	var name, inst string
 	if v, ok := resource.Get(string(semconv.FaaSNameKey)); ok {
@@ -555,10 +559,13 @@ func retain(e *telemetryevent.Event) *telemetryevent.Event {
 	return r
 }
 
+// SeqWindow is how many of an environment's latest agent batches are remembered as applied.
+const SeqWindow = 64
+
 // seqWindow remembers the last agent batches (seq and body digest) applied
 // for an environment.
 type seqWindow struct {
-	buf  [64]seqDigest
+	buf  [SeqWindow]seqDigest
 	n    int
 	next int
 }
