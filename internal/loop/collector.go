@@ -74,15 +74,9 @@ func TimingByName(name string) (Timing, error) {
 // otlp, decisions out through zonalshift) and traces and logs to Jaeger (OTLP/gRPC) and a Loki
 // push API when the run names them, else to the debug exporter, since none runs on a laptop by
 // default.
-var collectorConfig = template.Must(template.New("config").Parse(`extensions:
-  # The receiver's record of applied agent batches, so a collector restart counts none twice.
-  file_storage/lambdatelemetry:
-    directory: {{.StorageDir}}
-    create_directory: true
-receivers:
+var collectorConfig = template.Must(template.New("config").Parse(`receivers:
   lambdatelemetry:
     endpoint: 127.0.0.1:{{.Ports.Telemetry}}
-    storage: file_storage/lambdatelemetry
   otlp:
     protocols:
       http:
@@ -127,7 +121,6 @@ exporters:
     retry_on_failure:
       enabled: false
 service:
-  extensions: [file_storage/lambdatelemetry]
   telemetry:
     logs:
       level: warn
@@ -166,7 +159,6 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 		"ConsoleEndpoint": consoleEndpoint,
 		"TracesEndpoint":  cfg.TracesEndpoint,
 		"LogsEndpoint":    cfg.LogsEndpoint,
-		"StorageDir":      filepath.Join(work, "collector-storage"),
 	})
 	if err != nil {
 		return nil, err
