@@ -104,34 +104,39 @@ func (u *upProcess) assertNothingLeft(t *testing.T, w *proctest.Watcher) {
 // TestUpKilledLeavesNothing: `kill -9` of azlens up (or the OOM killer) runs no cleanup code, yet
 // every child dies and the scratch folder goes.
 func TestUpKilledLeavesNothing(t *testing.T) {
-	u := startUp(t)
+	startUp(t).end(t, syscall.SIGKILL)
+}
+
+// end sends sig and checks that nothing the process started survives it; after anything but
+// SIGKILL it also reads the rest of its output and returns it with the exit error.
+func (u *upProcess) end(t *testing.T, sig syscall.Signal) (string, error) {
+	t.Helper()
 	w := proctest.Watch(u.procs)
 	defer w.Close()
-	_ = u.cmd.Process.Signal(syscall.SIGKILL)
-	_ = u.cmd.Wait()
+	_ = u.cmd.Process.Signal(sig)
+	var out []string
+	if sig != syscall.SIGKILL {
+		for l := range u.lines {
+			out = append(out, l)
+		}
+	}
+	err := u.cmd.Wait()
 	u.assertNothingLeft(t, w)
+	return strings.Join(out, "\n"), err
 }
 
 // TestUpHangUpShutsDownCleanly: closing the terminal sends SIGHUP; azlens up shuts down as on
 // Ctrl-C (summary, exit 0) and leaves nothing behind.
 func TestUpHangUpShutsDownCleanly(t *testing.T) {
 	u := startUp(t)
-	w := proctest.Watch(u.procs)
-	defer w.Close()
-	_ = u.cmd.Process.Signal(syscall.SIGHUP)
-	var out []string
-	for l := range u.lines {
-		out = append(out, l)
-	}
-	err := u.cmd.Wait()
+	all, err := u.end(t, syscall.SIGHUP)
 	if err != nil {
 		t.Errorf("azlens up after SIGHUP: %v, want exit 0", err)
 	}
 	// The timeline so far, then the summary, as on Ctrl-C.
-	if all := strings.Join(out, "\n"); !strings.Contains(all, "timeline") || !strings.Contains(all, "no fault injected") {
+	if !strings.Contains(all, "timeline") || !strings.Contains(all, "no fault injected") {
 		t.Errorf("no timeline and summary after SIGHUP:\n%s\nstderr: %s", all, u.stderr)
 	}
-	u.assertNothingLeft(t, w)
 }
 
 // TestUpInterruptWithBrokenPipe is `make up | tee log` in tmux and Ctrl-C: the same signal ends tee,
@@ -212,30 +217,18 @@ func startEmulateWithLayer(t *testing.T) *upProcess {
 // TestEmulateKilledLeavesNothing: `kill -9` of azlens emulate leaves no runtime, no extension and
 // no unpacked layer or environment /tmp behind.
 func TestEmulateKilledLeavesNothing(t *testing.T) {
-	u := startEmulateWithLayer(t)
-	w := proctest.Watch(u.procs)
-	defer w.Close()
-	_ = u.cmd.Process.Signal(syscall.SIGKILL)
-	_ = u.cmd.Wait()
-	u.assertNothingLeft(t, w)
+	startEmulateWithLayer(t).end(t, syscall.SIGKILL)
 }
 
 // TestEmulateHangUpShutsDownCleanly: a closed terminal (SIGHUP) shuts azlens emulate down as
 // Ctrl-C does — SHUTDOWN to every environment, a summary line each, exit 0 — and leaves nothing.
 func TestEmulateHangUpShutsDownCleanly(t *testing.T) {
 	u := startEmulateWithLayer(t)
-	w := proctest.Watch(u.procs)
-	defer w.Close()
-	_ = u.cmd.Process.Signal(syscall.SIGHUP)
-	var out []string
-	for l := range u.lines {
-		out = append(out, l)
-	}
-	if err := u.cmd.Wait(); err != nil {
+	all, err := u.end(t, syscall.SIGHUP)
+	if err != nil {
 		t.Errorf("azlens emulate after SIGHUP: %v, want exit 0\nstderr: %s", err, u.stderr)
 	}
-	if all := strings.Join(out, "\n"); !strings.Contains(all, "shutting down") || strings.Count(all, " invocations, ") != 2 {
+	if !strings.Contains(all, "shutting down") || strings.Count(all, " invocations, ") != 2 {
 		t.Errorf("no shutdown and per-environment summary after SIGHUP:\n%s\nstderr: %s", all, u.stderr)
 	}
-	u.assertNothingLeft(t, w)
 }

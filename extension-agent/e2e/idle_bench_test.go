@@ -61,7 +61,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	// idle (mean of the last 3 gaps above the 1 s flush interval), so its end is held — and the
 	// agent trims its heap while it waits for runtimeDone. The gap is the workload's shape, not a
 	// wait for a condition.
-	time.Sleep(3500 * time.Millisecond)
+	<-time.After(3500 * time.Millisecond)
 	for _, sb := range []*emulator.Sandbox{agent, noop} {
 		if _, _, err := invokeOnce(sb, payload); err != nil {
 			b.Fatal(err)
