@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -274,17 +275,29 @@ func TestLastReportDeliveredAtShutdown(t *testing.T) {
 
 func TestCollectorOutageSpoolsAndReplays(t *testing.T) {
 	sink := collectortest.New(t)
+	spool := t.TempDir()
 	var mu sync.Mutex
-	down := true
+	down, spilled := true, false
 	sink.Respond(func(int) collectortest.Response {
 		mu.Lock()
 		defer mu.Unlock()
-		if down {
+		// The outage lasts until the agent has spilled to disk: the Telemetry API pushes
+		// asynchronously, so on a loaded machine the 40 invocations can end before their events
+		// reach the agent, and an outage ended by the test alone could end before anything was
+		// spooled (CI saw that once).
+		if !spilled {
+			batches, _ := filepath.Glob(filepath.Join(spool, "*.json*")) // not .lock
+			spilled = len(batches) > 0
+		}
+		if down || !spilled {
 			return collectortest.Response{Status: 503}
 		}
 		return collectortest.Response{}
 	})
-	sb := startSandbox(t, sink, setup{env: map[string]string{"AZLENS_MEMORY_LIMIT_BYTES": "262144"}})
+	sb := startSandbox(t, sink, setup{env: map[string]string{
+		"AZLENS_MEMORY_LIMIT_BYTES": "262144",
+		"AZLENS_SPOOL_DIR":          spool,
+	}})
 	var ids []string
 	for range 40 {
 		ids = append(ids, invoke(t, sb, `{"mode":"log","n":100}`).RequestID)
