@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -169,7 +171,11 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 	}
 	cmd := exec.Command(cfg.Collector, "--config", path)
 	cmd.Env = localAWSEnv(work)
-	cmd.Stdout, cmd.Stderr = logs, logs
+	// The tail explains an exit during start-up: the log itself may be a file that goes away
+	// with the run's work directory.
+	tail := &tailWriter{limit: 4 << 10}
+	out := io.MultiWriter(logs, tail)
+	cmd.Stdout, cmd.Stderr = out, out
 	// Own process group, killed with azlens, and known to its janitor.
 	if err := childproc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start collector: %w", err)
@@ -185,9 +191,46 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 	// one, and its exit is noticed at once.
 	if err := p.waitReady(ctx, cfg.CollectorPorts.Prometheus, 10*time.Minute); err != nil {
 		p.stop(context.Background())
+		last := tail.String()
+		if strings.Contains(last, "address already in use") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+		if last != "" {
+			return nil, fmt.Errorf("collector (config %s): %w; its last output:\n%s", path, err, last)
+		}
 		return nil, fmt.Errorf("collector (config %s): %w", path, err)
 	}
 	return p, nil
+}
+
+// errPortTaken says the collector could not bind one of its ports.
+var errPortTaken = errors.New("a port is in use")
+
+// tailWriter keeps the last limit bytes written to it, from a line start.
+type tailWriter struct {
+	mu    sync.Mutex
+	limit int
+	buf   []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if over := len(w.buf) - w.limit; over > 0 {
+		rest := w.buf[over:]
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 && i+1 < len(rest) {
+			rest = rest[i+1:]
+		}
+		w.buf = append(w.buf[:0], rest...)
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.TrimSpace(string(w.buf))
 }
 
 // waitReady polls the Prometheus exporter until it answers: the pipeline is then built and every

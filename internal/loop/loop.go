@@ -66,6 +66,8 @@ type Config struct {
 	Listen string
 	// CollectorPorts are where the collector listens. Zero ports are chosen free.
 	CollectorPorts Ports
+	// autoPorts marks the CollectorPorts (in Ports.all's order) that azlens chose.
+	autoPorts [3]bool
 	// TracesEndpoint is an OTLP/gRPC host:port (Jaeger's :4317) the collector sends traces to.
 	// Empty means the collector's debug exporter.
 	TracesEndpoint string
@@ -198,14 +200,27 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, p := range []*int{&c.CollectorPorts.Telemetry, &c.CollectorPorts.OTLP, &c.CollectorPorts.Prometheus} {
-		if *p == 0 {
-			free, err := freePort()
-			if err != nil {
-				return err
-			}
-			*p = free
+	for i, p := range c.CollectorPorts.all() {
+		c.autoPorts[i] = c.autoPorts[i] || *p == 0
+	}
+	return c.pickPorts()
+}
+
+func (p *Ports) all() [3]*int { return [3]*int{&p.Telemetry, &p.OTLP, &p.Prometheus} }
+
+// pickPorts chooses free ports for the collector ports the user left to azlens. A port is free
+// when chosen, not when the collector binds it: another process (another azlens up, say) may
+// take it in between, and the collector is then started again on new ones.
+func (c *Config) pickPorts() error {
+	for i, p := range c.CollectorPorts.all() {
+		if !c.autoPorts[i] {
+			continue
 		}
+		free, err := freePort()
+		if err != nil {
+			return err
+		}
+		*p = free
 	}
 	return nil
 }
@@ -291,9 +306,20 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	fmt.Fprintf(l.view, "azlens up: web console http://%s%s/\n", l.addr, consolePath)
 
 	// The collector before the region, so the agents' first batches have somewhere to go.
-	l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr, l.resource(), "http://"+l.addr+consolePath+"/otlp")
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		l.collector, err = startCollector(ctx, cfg, work, logs, "http://"+l.addr, l.resource(), "http://"+l.addr+consolePath+"/otlp")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || cfg.autoPorts == [3]bool{} || attempt == 3 {
+			return nil, err
+		}
+		l.log.Warn("collector port taken between choosing and binding it; starting it again on new ports", "error", err)
+		if err := cfg.pickPorts(); err != nil {
+			return nil, err
+		}
+		l.cfg.CollectorPorts = cfg.CollectorPorts
+		l.console.guards.url = fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus)
 	}
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
 	l.setCollectorConfig(work)

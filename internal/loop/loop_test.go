@@ -264,6 +264,11 @@ func BenchmarkE2E(b *testing.B) {
 				}
 				return *p
 			}
+			// The timeline (fault, alarm states, guards that blocked a shift, shifts) goes to the
+			// bench log: a late shift is explained there.
+			for _, e := range sum.Timeline {
+				b.Logf("t=%.1fs %s %s %s", e.At, e.Event, e.Zone, e.Detail)
+			}
 			b.ReportMetric(orNever(sum.TimeToAlarm), "alarm-s")
 			b.ReportMetric(orNever(sum.TimeToShift), "shift-s")
 			b.ReportMetric(float64(sum.FailedBeforeShift), "failed-before")
