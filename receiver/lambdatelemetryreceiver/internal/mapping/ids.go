@@ -22,15 +22,17 @@ type ids struct {
 // Deterministic ids are a hash of the request id (or environment and phase)
 // so that two receivers, or a replay of the same batch, produce the same ids
 // without sharing state. The prefix separates the id spaces.
+//
+// The input is laid out in a buffer on the stack and hashed in one call: sha256.New is a heap
+// object per call, and this runs for every child span of every invocation.
 func hashIDs(parts ...string) (pcommon.TraceID, pcommon.SpanID) {
-	h := sha256.New()
-	h.Write([]byte("azlens/v1"))
+	var buf [192]byte
+	in := append(buf[:0], "azlens/v1"...)
 	for _, p := range parts {
-		h.Write([]byte{0})
-		h.Write([]byte(p))
+		in = append(in, 0)
+		in = append(in, p...)
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	sum := sha256.Sum256(in)
 	var t pcommon.TraceID
 	var s pcommon.SpanID
 	copy(t[:], sum[:16])

@@ -56,6 +56,9 @@ func (m *Mapper) addLog(env *environment, e *telemetryevent.Event, logs plog.Log
 		lr.SetSeverityNumber(severity(e.Level))
 	}
 	a := lr.Attributes()
+	// Sized once (type, faas.invocation_id, the record's fields): a map grown one Put at a time
+	// reallocates its array at 1, 2, 4, 8 entries.
+	a.EnsureCapacity(2 + len(e.Fields))
 	a.PutStr(AttrType, e.TypeName)
 	for _, f := range e.Fields {
 		putField(a, f)
@@ -72,6 +75,9 @@ func (m *Mapper) addPlatformLog(env *environment, e *telemetryevent.Event, logs 
 	lr.SetTimestamp(ts(e.Time))
 	lr.SetObservedTimestamp(ts(e.Time))
 	lr.Body().SetStr(e.Record)
+	if haveIDs {
+		lr.Attributes().EnsureCapacity(2) // type and faas.invocation_id
+	}
 	lr.Attributes().PutStr(AttrType, e.TypeName)
 	switch {
 	case e.Status != "" && e.Status != contract.OutcomeSuccess, e.ErrorType != "":

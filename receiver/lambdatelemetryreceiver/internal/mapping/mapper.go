@@ -81,7 +81,16 @@ type invocation struct {
 	ids         ids
 	created     time.Time
 	elem        *list.Element
+	// borrowed says which of start, runtimeDone and report (borrowStart…) still point into the
+	// batch being applied rather than to copies of their own: see Mapper.keepBorrowed.
+	borrowed uint8
 }
+
+const (
+	borrowStart uint8 = 1 << iota
+	borrowRuntimeDone
+	borrowReport
+)
 
 func (inv *invocation) complete() bool {
 	return inv.start != nil && inv.runtimeDone != nil && inv.report != nil
@@ -138,6 +147,8 @@ type Mapper struct {
 	envs    map[string]*environment
 	pending map[invKey]*invocation
 	order   *list.List // of *invocation, oldest first
+	// borrowers are the invocations given events of the batch being applied (scratch of Apply).
+	borrowers []*invocation
 }
 
 // New returns an empty mapper.
@@ -212,6 +223,7 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 	for i := range b.Events {
 		m.apply(env, &b.Events[i], now, logs, &out)
 	}
+	m.keepBorrowed()
 	env.dirty = true
 	m.emitMetrics(env, now, &out)
 	m.releaseHeld(env, now.Add(-m.set.CorrelationTimeout), false, &out)
@@ -307,11 +319,14 @@ func (m *Mapper) apply(env *environment, e *telemetryevent.Event, now time.Time,
 	switch e.Type {
 	case telemetryevent.TypePlatformStart, telemetryevent.TypePlatformRuntimeDone, telemetryevent.TypePlatformReport:
 		inv := m.invocation(env, e.RequestID, now, out)
-		r := retain(e)
+		// The event is borrowed from the batch, not copied: most invocations complete within one
+		// batch (an agent flushes after the report), and are emitted before the batch is released.
+		// keepBorrowed copies the events of those still held at the end of the batch.
+		borrowed := inv.borrowed
 		switch e.Type {
 		case telemetryevent.TypePlatformStart:
 			if inv.start == nil {
-				inv.start = r
+				inv.start, inv.borrowed = e, inv.borrowed|borrowStart
 				inv.coldstart = env.coldPending
 				env.coldPending = false
 			}
@@ -320,12 +335,15 @@ func (m *Mapper) apply(env *environment, e *telemetryevent.Event, now time.Time,
 			m.linkPhases(env, inv.ids, out)
 		case telemetryevent.TypePlatformRuntimeDone:
 			if inv.runtimeDone == nil {
-				inv.runtimeDone = r
+				inv.runtimeDone, inv.borrowed = e, inv.borrowed|borrowRuntimeDone
 			}
 		case telemetryevent.TypePlatformReport:
 			if inv.report == nil {
-				inv.report = r
+				inv.report, inv.borrowed = e, inv.borrowed|borrowReport
 			}
+		}
+		if borrowed == 0 && inv.borrowed != 0 {
+			m.borrowers = append(m.borrowers, inv)
 		}
 		if inv.start == nil {
 			inv.ids = invocationIDs(inv.requestID, inv.start, inv.runtimeDone, inv.report)
@@ -528,6 +546,25 @@ func (m *Mapper) Flush(now time.Time) Output {
 	}
 	out.finish()
 	return out
+}
+
+// keepBorrowed gives the invocations still held at the end of a batch copies of the events they
+// borrowed from it (the batch's events are reused once it is released); emitted ones need none.
+func (m *Mapper) keepBorrowed() {
+	for i, inv := range m.borrowers {
+		if inv.borrowed&borrowStart != 0 {
+			inv.start = retain(inv.start)
+		}
+		if inv.borrowed&borrowRuntimeDone != 0 {
+			inv.runtimeDone = retain(inv.runtimeDone)
+		}
+		if inv.borrowed&borrowReport != 0 {
+			inv.report = retain(inv.report)
+		}
+		inv.borrowed = 0
+		m.borrowers[i] = nil
+	}
+	m.borrowers = m.borrowers[:0]
 }
 
 // retain copies the fields of an event that outlive its batch, so that a

@@ -148,3 +148,48 @@ func TestAgentActiveAttributesLinesOfBatchesOutOfOrder(t *testing.T) {
 		t.Fatalf("baseline: %v", got)
 	}
 }
+
+// An invocation still open at the end of a batch keeps its own copies of the events it borrowed
+// from the batch: the decoder reuses a released batch's events, here simulated by overwriting
+// them, and the span emitted when the report arrives in a later batch still has the start's time
+// and runtimeDone's spans and metrics.
+func TestHeldInvocationOutlivesItsBatch(t *testing.T) {
+	var d telemetryevent.Decoder
+	m := newTestMapper()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	b, err := d.DecodeEvents([]byte(`[
+ {"time":"2026-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}},
+ {"time":"2026-03-01T10:00:00.010Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success","metrics":{"durationMs":10,"producedBytes":7},"spans":[{"name":"responseLatency","start":"2026-03-01T10:00:00.001Z","durationMs":5}]}}
+]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := m.Apply(resource("env-1"), b, 0, now); out.Traces.SpanCount() != 0 {
+		t.Fatalf("emitted %d spans before the report", out.Traces.SpanCount())
+	}
+	for i := range b.Events {
+		b.Events[i] = telemetryevent.Event{Time: now, RequestID: "other", Spans: []telemetryevent.Span{{Name: "reused"}}}
+	}
+	b2, err := d.DecodeEvents([]byte(`[{"time":"2026-03-01T10:00:00.011Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":11}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := m.Apply(resource("env-1"), b2, 0, now)
+	spans := out.Traces.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	if spans.Len() != 3 {
+		t.Fatalf("got %d spans, want invocation, responseLatency, extensionOverhead", spans.Len())
+	}
+	inv := spans.At(0)
+	if got := inv.StartTimestamp().AsTime(); !got.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("invocation starts at %v, want the platform.start's time", got)
+	}
+	if v, ok := inv.Attributes().Get(AttrProducedBytes); !ok || v.Int() != 7 {
+		t.Fatalf("%s = %v, want runtimeDone's 7", AttrProducedBytes, v.AsRaw())
+	}
+	if id, _ := inv.Attributes().Get("faas.invocation_id"); id.Str() != "r1" {
+		t.Fatalf("faas.invocation_id = %q", id.Str())
+	}
+	if name := spans.At(1).Name(); name != "responseLatency" {
+		t.Fatalf("child span %q, want runtimeDone's responseLatency", name)
+	}
+}

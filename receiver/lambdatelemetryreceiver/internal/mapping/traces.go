@@ -67,6 +67,9 @@ func (inv *invocation) outcome() (string, string) {
 func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 	delete(m.pending, invKey{inv.env.key, inv.requestID})
 	m.order.Remove(inv.elem)
+	// Emitted: what it borrowed from the batch is not kept (the output refers only to strings,
+	// which stay valid).
+	inv.borrowed = 0
 	env := inv.env
 	env.dirty = true
 	incomplete := !inv.complete()
@@ -118,6 +121,7 @@ func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 	sp.SetStartTimestamp(ts(start))
 	sp.SetEndTimestamp(ts(end))
 	a := sp.Attributes()
+	a.EnsureCapacity(spanAttrCount(inv, status, incomplete))
 	a.PutStr(string(semconv.FaaSInvocationIDKey), inv.requestID)
 	a.PutBool(string(semconv.FaaSColdstartKey), coldstart)
 	if status != "" {
@@ -204,6 +208,32 @@ func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 	if rd := inv.runtimeDone; rd != nil && rd.Metrics.Has&telemetryevent.HasProducedBytes != 0 {
 		mt.producedBytes += rd.Metrics.ProducedBytes
 	}
+}
+
+// spanAttrCount is the number of attributes emitInvocation puts on an invocation's span, so that
+// its map is allocated once at its size rather than grown one Put at a time.
+func spanAttrCount(inv *invocation, status string, incomplete bool) int {
+	n := 2 // faas.invocation_id, faas.coldstart
+	if status != "" {
+		n++
+		if status != contract.OutcomeSuccess {
+			n++ // error.type
+		}
+	}
+	if r := inv.report; r != nil {
+		for _, f := range []uint16{telemetryevent.HasBilledDurationMs, telemetryevent.HasMaxMemoryUsedMB, telemetryevent.HasInitDurationMs, telemetryevent.HasRestoreDurationMs} {
+			if r.Metrics.Has&f != 0 {
+				n++
+			}
+		}
+	}
+	if rd := inv.runtimeDone; rd != nil && rd.Metrics.Has&telemetryevent.HasProducedBytes != 0 {
+		n++
+	}
+	if incomplete {
+		n++
+	}
+	return n
 }
 
 // spanName is faas.name, as the FaaS semantic conventions name server spans.
