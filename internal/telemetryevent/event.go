@@ -7,7 +7,7 @@
 //
 // Strings of a decoded batch are views of the request body wherever the
 // JSON text had no escapes (records too, verbatim); strings that had
-// escapes are unescaped into one arena per batch. So decoding allocates
+// escapes are unescaped into an arena per batch (grown in chunks). So decoding allocates
 // next to nothing per event, and the caller must not modify the body
 // afterwards. The strings stay valid for as long as the caller keeps them;
 // callers that hold a few of them for a long time (a correlation table, a
