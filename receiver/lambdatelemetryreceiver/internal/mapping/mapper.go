@@ -62,6 +62,9 @@ type Output struct {
 	traceEnvs []*environment
 	// pendingSDK are SDK traces appended to Traces by finish, after the platform's.
 	pendingSDK []ptrace.Traces
+	// spanHint is how many spans the batch being applied is likely to emit for its environment,
+	// to size the span slice once (see spans).
+	spanHint int
 }
 
 func newOutput() Output {
@@ -219,6 +222,15 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 		sl := rl.ScopeLogs().AppendEmpty()
 		m.scope(sl.Scope())
 		logs = sl.LogRecords()
+		// Every event becomes one log record; sized once rather than grown by appends.
+		logs.EnsureCapacity(len(b.Events))
+	}
+	for i := range b.Events {
+		if b.Events[i].Type == telemetryevent.TypePlatformReport {
+			// An invocation's span and its children: runtimeDone's phase spans (two, as Lambda
+			// sends them) and extensionOverhead.
+			out.spanHint += 4
+		}
 	}
 	for i := range b.Events {
 		m.apply(env, &b.Events[i], now, logs, &out)

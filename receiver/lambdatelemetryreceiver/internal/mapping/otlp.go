@@ -76,12 +76,15 @@ func (env *environment) otlp() *otlpState {
 }
 
 // remember records an invocation's ids once they are known (any of its platform events seen).
+// requestID must be the invocation's own copy (invocation.requestID), not a view of a request
+// body: it becomes the map's key (an assignment to an existing key replaces the key too). It was
+// cloned here, three times per invocation (once per platform event).
 func (env *environment) remember(requestID string, id ids) {
 	s := env.otlp()
 	if _, ok := s.recent[requestID]; !ok && len(s.recent) >= maxRecent {
 		clear(s.recent)
 	}
-	s.recent[strings.Clone(requestID)] = id
+	s.recent[requestID] = id
 }
 
 // ApplyOTLP maps the OTLP payloads of one batch from the environment described by resource

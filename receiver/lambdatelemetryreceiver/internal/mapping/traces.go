@@ -45,6 +45,7 @@ func (m *Mapper) spans(env *environment, out *Output) ptrace.SpanSlice {
 	ss := rs.ScopeSpans().AppendEmpty()
 	m.scope(ss.Scope())
 	out.traceEnvs = append(out.traceEnvs, env)
+	ss.Spans().EnsureCapacity(out.spanHint)
 	return ss.Spans()
 }
 
