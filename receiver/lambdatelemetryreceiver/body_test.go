@@ -2,10 +2,12 @@ package lambdatelemetryreceiver
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -63,5 +65,23 @@ func TestReadBody(t *testing.T) {
 	var tooLarge *http.MaxBytesError
 	if _, err := readBody(r, 1000); !errors.As(err, &tooLarge) {
 		t.Errorf("over the limit: %v, want *http.MaxBytesError", err)
+	}
+}
+
+// writeAccepted answers exactly what writeJSON did with json.Marshal of acceptedResponse.
+func TestWriteAcceptedMatchesJSON(t *testing.T) {
+	for _, n := range []int{0, 7, 140, 1 << 40} {
+		want, err := json.Marshal(acceptedResponse{Accepted: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		writeAccepted(rec, n)
+		if rec.Code != http.StatusOK || rec.Body.String() != string(want) {
+			t.Fatalf("n=%d: %d %q, want 200 %q", n, rec.Code, rec.Body.String(), want)
+		}
+		if ct, cl := rec.Header().Get("Content-Type"), rec.Header().Get("Content-Length"); ct != "application/json" || cl != strconv.Itoa(len(want)) {
+			t.Fatalf("n=%d: Content-Type %q, Content-Length %q", n, ct, cl)
+		}
 	}
 }

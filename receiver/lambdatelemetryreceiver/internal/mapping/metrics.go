@@ -114,6 +114,12 @@ func (m *Mapper) emitMetrics(env *environment, now time.Time, out *Output) {
 	ms := sm.Metrics()
 	start, stamp := ts(env.firstSeen), ts(now)
 	mt := &env.metrics
+	// Sized once: the metrics below (6 sums, 6 histograms) and the agent's counters.
+	n := 12
+	if env.agent != nil {
+		n += len(env.agent.counters)
+	}
+	ms.EnsureCapacity(n)
 
 	sum := func(name, unit, desc string) pmetric.NumberDataPointSlice {
 		mm := ms.AppendEmpty()
@@ -134,6 +140,7 @@ func (m *Mapper) emitMetrics(env *environment, now time.Time, out *Output) {
 	}
 
 	dps := sum(contract.MetricInvocations, "{invocation}", "Invocations of the function in this execution environment, by outcome.")
+	dps.EnsureCapacity(4)
 	var errs uint64
 	// Sorted by outcome, the order golden files and exporters normalise to.
 	for _, o := range []string{contract.OutcomeError, contract.OutcomeFailure, contract.OutcomeSuccess, contract.OutcomeTimeout} {
