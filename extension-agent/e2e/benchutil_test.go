@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -172,3 +173,26 @@ func newCountingCollector(tb testing.TB) *countingCollector {
 }
 
 func (c *countingCollector) URL() string { return c.srv.URL }
+
+// agentBeside starts two sandboxes made by newSandbox — one running the agent, sending to sinkURL,
+// and one running the no-op extension as the reference — stops them when the benchmark ends, and
+// finds both processes: the agent by its (unique) AZLENS_SPOOL_DIR, the no-op by a BENCH_TAG.
+func agentBeside(b *testing.B, newSandbox func(*testing.B, string, map[string]string) *emulator.Sandbox, sinkURL, label string) (agent, noop *emulator.Sandbox, agentPID, noopPID int) {
+	b.Helper()
+	env := agentEnv(b, sinkURL)
+	agent = newSandbox(b, agentPath, env)
+	tag := fmt.Sprintf("%s-noop-%d", label, time.Now().UnixNano())
+	noop = newSandbox(b, noopPath, map[string]string{"BENCH_TAG": tag})
+	for _, sb := range []*emulator.Sandbox{agent, noop} {
+		if err := sb.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { sb.Shutdown(context.Background(), emulator.ShutdownSpindown) })
+	}
+	agentPID = pidOf(agentPath, "AZLENS_SPOOL_DIR="+env["AZLENS_SPOOL_DIR"])
+	noopPID = pidOf(noopPath, "BENCH_TAG="+tag)
+	if agentPID == 0 || noopPID == 0 {
+		b.Fatalf("processes not found: agent %d noop %d", agentPID, noopPID)
+	}
+	return agent, noop, agentPID, noopPID
+}

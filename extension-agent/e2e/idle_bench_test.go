@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,22 +19,7 @@ import (
 func BenchmarkIdleRSS(b *testing.B) {
 	const n = 1000
 	sink := newCountingCollector(b)
-	env := agentEnv(b, sink.URL())
-	agent := helloSandbox(b, agentPath, env)
-	tag := "BENCH_TAG=idle-noop-" + fmt.Sprint(time.Now().UnixNano())
-	k, v, _ := strings.Cut(tag, "=")
-	noop := helloSandbox(b, noopPath, map[string]string{k: v})
-	for _, sb := range []*emulator.Sandbox{agent, noop} {
-		if err := sb.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		defer sb.Shutdown(context.Background(), emulator.ShutdownSpindown)
-	}
-	agentPID := pidOf(agentPath, "AZLENS_SPOOL_DIR="+env["AZLENS_SPOOL_DIR"])
-	noopPID := pidOf(noopPath, tag)
-	if agentPID == 0 || noopPID == 0 {
-		b.Fatalf("processes not found: agent %d noop %d", agentPID, noopPID)
-	}
+	agent, noop, agentPID, noopPID := agentBeside(b, helloSandbox, sink.URL(), "idle")
 	// Read now, reported at the end: ResetTimer deletes metrics reported before it.
 	type sample struct {
 		when        string

@@ -102,24 +102,13 @@ func TestFunctionOTelJoinsItsInvocations(t *testing.T) {
 			t.Fatalf("invocation %d: traced invocation not in its X-Ray trace: %s", i, f.inv.TraceID())
 		}
 	}
+	points, err := greetingPoints(metrics.AllMetrics(), "use1-az4")
+	if err != nil {
+		t.Fatal(err)
+	}
 	greetings := int64(0)
-	for _, md := range metrics.AllMetrics() {
-		rms := md.ResourceMetrics()
-		for i := 0; i < rms.Len(); i++ {
-			rm := rms.At(i)
-			sms := rm.ScopeMetrics()
-			for j := 0; j < sms.Len(); j++ {
-				ms := sms.At(j).Metrics()
-				for k := 0; k < ms.Len(); k++ {
-					if m := ms.At(k); m.Name() == "hello.greetings" && m.Type() == pmetric.MetricTypeSum {
-						if az, _ := rm.Resource().Attributes().Get("cloud.availability_zone"); az.Str() != "use1-az4" {
-							t.Fatalf("SDK metric without the AZ ID: %v", rm.Resource().Attributes().AsRaw())
-						}
-						greetings = max(greetings, m.Sum().DataPoints().At(0).IntValue())
-					}
-				}
-			}
-		}
+	for v := range points {
+		greetings = max(greetings, v)
 	}
 	if greetings != n {
 		t.Fatalf("hello.greetings reached %d, want %d (cumulative, flushed at every invocation's end)", greetings, n)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,22 +23,7 @@ const soakDuration = 170 * time.Second
 // invocations (target ≈ 0) and its standard error (RSS moves by ±2 MiB with the GC cycle); the no-op extension's RSS, invoked once per batch, as the reference.
 func BenchmarkSoakRSS(b *testing.B) {
 	sink := newCountingCollector(b) // keeps nothing: collectortest.Sink would hold every batch
-	env := agentEnv(b, sink.URL())
-	agent := benchSandbox(b, agentPath, env)
-	tag := "BENCH_TAG=soak-noop-" + fmt.Sprint(time.Now().UnixNano())
-	k, v, _ := strings.Cut(tag, "=")
-	noop := benchSandbox(b, noopPath, map[string]string{k: v})
-	for _, sb := range []*emulator.Sandbox{agent, noop} {
-		if err := sb.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		defer sb.Shutdown(context.Background(), emulator.ShutdownSpindown)
-	}
-	agentPID := pidOf(agentPath, "AZLENS_SPOOL_DIR="+env["AZLENS_SPOOL_DIR"])
-	noopPID := pidOf(noopPath, tag)
-	if agentPID == 0 || noopPID == 0 {
-		b.Fatalf("processes not found: agent %d noop %d", agentPID, noopPID)
-	}
+	agent, noop, agentPID, noopPID := agentBeside(b, benchSandbox, sink.URL(), "soak")
 	idle := vmRSSKB(agentPID)
 	payload := []byte(`{"mode":"log","n":5}`)
 	run := func(sb *emulator.Sandbox, n int) {
