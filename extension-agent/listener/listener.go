@@ -105,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	events, size, tr, err := h.split(body)
+	events, size, tr, notices, err := h.split(body)
 	if err != nil {
 		h.badOnce.Do(func() { h.log.Warn("rejected a malformed telemetry body", "error", err) })
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -117,6 +117,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.sink.Add(events, size)
 		}
+	}
+	// Only now that the events are in the sink: an invocation held until its runtimeDone is seen
+	// flushes at once, and its runtimeDone must be in what that flush sends (end mode promises the
+	// invocation's data left before the environment may freeze).
+	for _, n := range notices {
+		h.notify(n)
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -152,14 +158,14 @@ func readBody(r *http.Request, buf []byte) ([]byte, error) {
 // exact bytes Lambda sent (slices of body). It is what the listener does with every POST.
 func Split(body []byte) ([][]byte, error) {
 	h := NewHandler(nil, nil, nil)
-	events, _, _, err := h.split(body)
+	events, _, _, _, err := h.split(body)
 	return events, err
 }
 
 // split validates the body and cuts it into events in the same pass (scanner). Only platform
-// events — small — are parsed, for the fields the lifecycle and the active invocation's
-// transitions need.
-func (h *Handler) split(body []byte) ([][]byte, int, []Transition, error) {
+// events — small — are parsed, for the fields the lifecycle (the notices, for the caller to send
+// once the events are stored) and the active invocation's transitions need.
+func (h *Handler) split(body []byte) ([][]byte, int, []Transition, []Notice, error) {
 	var events [][]byte
 	var platform []int // indexes of platform events, acted on once the whole body is valid
 	size := 0
@@ -176,11 +182,13 @@ func (h *Handler) split(body []byte) ([][]byte, int, []Transition, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("body: %w", err)
+		return nil, 0, nil, nil, fmt.Errorf("body: %w", err)
 	}
 	var tr []Transition
+	var notices []Notice
 	for _, i := range platform {
 		if n, ok := h.platform(events[i]); ok {
+			notices = append(notices, n)
 			switch n.Type {
 			case "platform.start":
 				tr = append(tr, Transition{Index: i, RequestID: n.RequestID})
@@ -189,10 +197,10 @@ func (h *Handler) split(body []byte) ([][]byte, int, []Transition, error) {
 			}
 		}
 	}
-	return events, size, tr, nil
+	return events, size, tr, notices, nil
 }
 
-// platform notifies the lifecycle of a platform event and returns the notice (false for types the
+// platform returns the notice of a platform event for the lifecycle (false for types the
 // lifecycle ignores).
 func (h *Handler) platform(ev []byte) (Notice, bool) {
 	p := h.parsers.Get()
@@ -211,7 +219,6 @@ func (h *Handler) platform(ev []byte) (Notice, bool) {
 	default:
 		return Notice{}, false
 	}
-	h.notify(n)
 	return n, true
 }
 

@@ -84,6 +84,30 @@ func TestEventsKeepContentAndOrderAndPlatformNoticesFire(t *testing.T) {
 	}
 }
 
+// A notice fires only once the POST's events are in the sink: the agent, woken by runtimeDone,
+// flushes at once, and that flush must carry the runtimeDone itself (it failed once in CI when the
+// notice came first: end mode let an invocation end before its data left).
+func TestNoticesFireAfterTheEventsAreStored(t *testing.T) {
+	s := &sink{}
+	var storedAtNotice []int
+	h := NewHandler(s, func(Notice) {
+		s.mu.Lock()
+		storedAtNotice = append(storedAtNotice, len(s.events))
+		s.mu.Unlock()
+	}, nil)
+	if w := serve(t, h, http.MethodPost, samples); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if len(storedAtNotice) != 4 {
+		t.Fatalf("%d notices, want 4", len(storedAtNotice))
+	}
+	for i, n := range storedAtNotice {
+		if n != 7 {
+			t.Fatalf("notice %d fired with %d of the 7 events stored", i, n)
+		}
+	}
+}
+
 func TestRejectsWhatLambdaNeverSends(t *testing.T) {
 	for name, body := range map[string]string{
 		"not json":      `[{"type":`,
