@@ -189,7 +189,7 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 	}()
 	// The bound only catches a collector that hangs: a busy machine can take minutes to start
 	// one, and its exit is noticed at once.
-	if err := p.waitReady(ctx, cfg.CollectorPorts.Prometheus, 10*time.Minute); err != nil {
+	if err := p.waitReady(ctx, cfg.CollectorPorts.metricsURL(), 10*time.Minute); err != nil {
 		p.stop(context.Background())
 		last := tail.String()
 		if strings.Contains(last, "address already in use") {
@@ -235,12 +235,11 @@ func (w *tailWriter) String() string {
 
 // waitReady polls the Prometheus exporter until it answers: the pipeline is then built and every
 // receiver listening.
-func (p *collectorProcess) waitReady(ctx context.Context, port int, limit time.Duration) error {
+func (p *collectorProcess) waitReady(ctx context.Context, url string, limit time.Duration) error {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	poll := time.NewTicker(100 * time.Millisecond)
 	defer poll.Stop()
-	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {

@@ -71,7 +71,7 @@ func (l *run) newConsole() {
 			Function: cfg.Name, Resource: l.resource(), Zones: cfg.Zones, Scenario: cfg.Scenario, FaultedZone: cfg.FaultedZone,
 			Scenarios: ScenarioNames(), Settings: settings, Interval: cfg.Interval,
 		}),
-		guards:   &guardScraper{url: fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus), client: &http.Client{Timeout: 5 * time.Second}},
+		guards:   &guardScraper{url: cfg.CollectorPorts.metricsURL(), client: &http.Client{Timeout: 5 * time.Second}},
 		reported: map[string]console.Guard{},
 	}
 }

@@ -117,6 +117,10 @@ type Ports struct {
 	Prometheus int // prometheus exporter (/metrics)
 }
 
+// metricsURL is the collector's Prometheus exporter: its readiness, the view's figures and the
+// guard counters are read there.
+func (p Ports) metricsURL() string { return fmt.Sprintf("http://127.0.0.1:%d/metrics", p.Prometheus) }
+
 // Run runs the loop until ctx ends or cfg.Duration passes, and returns what happened.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.defaults(); err != nil {
@@ -319,7 +323,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 			return nil, err
 		}
 		l.cfg.CollectorPorts = cfg.CollectorPorts
-		l.console.guards.url = fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus)
+		l.console.guards.url = cfg.CollectorPorts.metricsURL()
 	}
 	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
 	l.setCollectorConfig(work)
@@ -420,7 +424,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	}
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
-	scrape := newScraper(fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.CollectorPorts.Prometheus), cfg.Name)
+	scrape := newScraper(cfg.CollectorPorts.metricsURL(), cfg.Name)
 loop:
 	for {
 		select {

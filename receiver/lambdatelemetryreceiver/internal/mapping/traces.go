@@ -122,7 +122,7 @@ func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 	sp.SetStartTimestamp(ts(start))
 	sp.SetEndTimestamp(ts(end))
 	a := sp.Attributes()
-	a.EnsureCapacity(spanAttrCount(inv, status, incomplete))
+	a.EnsureCapacity(invocationAttrs)
 	a.PutStr(string(semconv.FaaSInvocationIDKey), inv.requestID)
 	a.PutBool(string(semconv.FaaSColdstartKey), coldstart)
 	if status != "" {
@@ -211,31 +211,11 @@ func (m *Mapper) emitInvocation(inv *invocation, now time.Time, out *Output) {
 	}
 }
 
-// spanAttrCount is the number of attributes emitInvocation puts on an invocation's span, so that
-// its map is allocated once at its size rather than grown one Put at a time.
-func spanAttrCount(inv *invocation, status string, incomplete bool) int {
-	n := 2 // faas.invocation_id, faas.coldstart
-	if status != "" {
-		n++
-		if status != contract.OutcomeSuccess {
-			n++ // error.type
-		}
-	}
-	if r := inv.report; r != nil {
-		for _, f := range []uint16{telemetryevent.HasBilledDurationMs, telemetryevent.HasMaxMemoryUsedMB, telemetryevent.HasInitDurationMs, telemetryevent.HasRestoreDurationMs} {
-			if r.Metrics.Has&f != 0 {
-				n++
-			}
-		}
-	}
-	if rd := inv.runtimeDone; rd != nil && rd.Metrics.Has&telemetryevent.HasProducedBytes != 0 {
-		n++
-	}
-	if incomplete {
-		n++
-	}
-	return n
-}
+// invocationAttrs is what an invocation's span carries at most in the usual case (faas.invocation_id,
+// faas.coldstart, status, error.type, billed duration, max memory, init duration, produced bytes):
+// its map is allocated once at that size rather than grown one Put at a time; a rare extra
+// attribute (restore duration, incomplete) grows it once.
+const invocationAttrs = 8
 
 // spanName is faas.name, as the FaaS semantic conventions name server spans.
 func spanName(env *environment) string {
