@@ -167,6 +167,9 @@ func (s *Sandbox) releaseEnvironment() {
 		s.ns.close()
 	}
 	releasePorts(s.id)
+	if s.releaseOTLP != nil {
+		s.releaseOTLP()
+	}
 	for _, d := range []string{s.optDir, s.nsDir} {
 		if d == "" {
 			continue

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator/emulatortest"
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 var (
@@ -236,23 +237,7 @@ func TestSharedLoopbackPortCollision(t *testing.T) {
 	checkReports(t, "first", readThirdParty(t, firstRec), ids, "samples")
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
+func freePorts(t *testing.T, n int) []int { return freeport.Ports(t, n) }
 
 // A layer's extensions run from /opt/extensions inside the environment's mount namespace, and
 // the runtime's PATH and LD_LIBRARY_PATH name /opt as on Lambda.

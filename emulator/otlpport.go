@@ -3,6 +3,9 @@ package emulator
 import (
 	"fmt"
 	"net"
+	"strconv"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // On Lambda every execution environment has its own loopback, so the OpenTelemetry SDK's default
@@ -26,12 +29,14 @@ func (s *Sandbox) otlpEnv() []string {
 	return []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + s.otlpAddr, "AZLENS_OTLP_ENDPOINT=" + s.otlpAddr}
 }
 
-// freeLoopbackAddr picks a free 127.0.0.1 port (released at once; the agent binds it at init).
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// reserveOTLPAddr reserves a 127.0.0.1 port for the environment's OTLP receiver until the
+// environment is released. Picked and let go at once, the port could be handed to another
+// environment's agent, or any other bind, before this environment's agent binds it at init; held
+// as a freeport reservation it is refused until the agent (a Go listener: SO_REUSEADDR) listens.
+func reserveOTLPAddr() (addr string, release func(), err error) {
+	port, release, err := freeport.Reserve()
 	if err != nil {
-		return "", fmt.Errorf("pick an OTLP port: %w", err)
+		return "", nil, fmt.Errorf("pick an OTLP port: %w", err)
 	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), release, nil
 }

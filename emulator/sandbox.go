@@ -90,15 +90,16 @@ type Sandbox struct {
 	curRequest atomic.Pointer[string]
 	telDone    TelemetryStats // counters of the hubs of finished init cycles
 
-	srv      *http.Server
-	ln       net.Listener
-	addr     string
-	tmpDir   string // the environment's /tmp (TMPDIR of every process)
-	otlpAddr string // the environment's OTLP endpoint on the shared loopback (otlpport.go)
-	ownTmp   bool   // tmpDir was made by Start and is removed by Shutdown
-	reqMu    sync.RWMutex
-	reqDone  bool
-	requests sync.WaitGroup
+	srv         *http.Server
+	ln          net.Listener
+	addr        string
+	tmpDir      string // the environment's /tmp (TMPDIR of every process)
+	otlpAddr    string // the environment's OTLP endpoint on the shared loopback (otlpport.go)
+	releaseOTLP func() // lets its port go (releaseEnvironment)
+	ownTmp      bool   // tmpDir was made by Start and is removed by Shutdown
+	reqMu       sync.RWMutex
+	reqDone     bool
+	requests    sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -321,7 +322,7 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		if ln, err = s.ns.listen(listen); err != nil {
 			err = fmt.Errorf("listen %s in the environment's namespace: %w", listen, err)
 		}
-	} else if s.otlpAddr, err = freeLoopbackAddr(); err == nil {
+	} else if s.otlpAddr, s.releaseOTLP, err = reserveOTLPAddr(); err == nil {
 		// On the shared loopback each environment needs an OTLP port of its own (otlpport.go);
 		// in a namespace of its own the SDK's default localhost:4318 is the environment's.
 		listen := orDefault(s.cfg.Listen, defaultListen)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 func TestEnvHostPorts(t *testing.T) {
@@ -37,15 +39,7 @@ func TestEnvHostPorts(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return freeport.Port(t) }
 
 // TestEmulateReachesTheCollectorNamedInEnv is the README's "running your own function" as root:
 // the environments are isolated (a loopback of their own), yet the agent given

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver"
 )
 
@@ -90,16 +90,10 @@ func startReceiver(t *testing.T, traces *consumertest.TracesSink, logs *consumer
 	return endpoint, startReceiverAt(t, endpoint, tc, lc, mc)
 }
 
-// freeAddr returns a loopback address nothing listens on (yet): connections to it are refused.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr returns a loopback address nothing listens on (yet): connections to it are refused
+// until the test starts a receiver there, and no other listener (the agent's OTLP port, say) is
+// given it meanwhile.
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 // startReceiverAt is startReceiver on a given endpoint, with any consumers.
 func startReceiverAt(t *testing.T, endpoint string, traces consumer.Traces, logs consumer.Logs, metrics consumer.Metrics) func() {

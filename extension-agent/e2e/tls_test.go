@@ -46,7 +46,7 @@ func TestTLSAndTokenEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writeTestPKI(t, dir)
 
-	endpoint := freeLoopbackAddr(t)
+	endpoint := freeAddr(t)
 	f := lambdatelemetryreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
 	cfg.NetAddr.Endpoint = endpoint
@@ -164,16 +164,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // writeTestPKI writes a private CA and a server certificate for 127.0.0.1 signed by it, as PEM

@@ -2,10 +2,10 @@ package e2etest
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/internal/freeport"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
@@ -139,16 +139,9 @@ func (n notifyMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) e
 	return err
 }
 
-// freeAddr returns a loopback host:port nothing listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr is a loopback host:port reserved for the test (freeport): nothing else is given it.
+func freeAddr(t testing.TB) string { return freeport.Addr(t) }
 
-// FreeAddr is a loopback host:port for a component of the collector under test to listen on.
+// FreeAddr is a loopback host:port for a component of the collector under test to listen on,
+// reserved for the rest of the test.
 func FreeAddr(t testing.TB) string { return freeAddr(t) }

@@ -3,7 +3,6 @@ package backends
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // pollEvery is the period of every condition poll; each poll has its own failure deadline.
@@ -42,23 +43,9 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, 
 // httpClient keeps no idle connection, so nothing of it outlives the test (goleak).
 var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(freeAddr(t))
-	var p int
-	fmt.Sscan(port, &p)
-	return p
-}
+func freePort(t *testing.T) int { return freeport.Port(t) }
 
 // get GETs url and returns its status and body (status 0 and the error when it did not answer).
 func get(url string) (int, []byte) {
