@@ -79,7 +79,8 @@ fuzz-smoke:
 	@scripts/fuzz-all.sh $(FUZZTIME)
 
 # Runs every Fuzz target for FUZZEXECS executions each (default one million; -fuzztime Nx counts
-# executions, not seconds), so the figure holds on a slow or a fast machine alike.
+# executions, not seconds), so the figure holds on a slow or a fast machine alike. Pick targets
+# with FUZZFILTER (a regex on "package target") and workers with FUZZPARALLEL (scripts/fuzz-all.sh).
 FUZZEXECS ?= 1000000
 fuzz-long:
 	@scripts/fuzz-all.sh $(FUZZEXECS)x

@@ -9,22 +9,31 @@
 # progress line shows 0 executions a second: a large seed's first mutation with new coverage
 # (FuzzAgentBatchHandler's aws-samples batch) spent a whole 30 s run that way and looked like a
 # hang. A crasher is still written when minimizing stops early, only less small.
+# FUZZFILTER (an extended regular expression, default all) picks targets by "package target", e.g.
+# FUZZFILTER='receiver|FuzzParse$'; FUZZPARALLEL sets the fuzzing workers (go test -parallel,
+# default GOMAXPROCS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:?usage: scripts/fuzz-all.sh FUZZTIME (e.g. 5s or 1000000x)}
 go=${GO:-go}
 minimize=${FUZZMINIMIZETIME:-2s}
+filter=${FUZZFILTER:-.}
+parallel=()
+if [ -n "${FUZZPARALLEL:-}" ]; then parallel=(-parallel "$FUZZPARALLEL"); fi
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 for f in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
   dir=$(dirname "$f")
   for t in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
+    if ! printf '%s %s\n' "$dir" "$t" | grep -Eq -- "$filter"; then
+      continue
+    fi
     echo "fuzz $dir $t ($fuzztime)"
     log=$(mktemp)
     corpus="$dir/testdata/fuzz/$t"
     for try in 1 2; do
       before=$(ls "$corpus" 2>/dev/null | sort || true)
-      if "$go" test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "./$dir" 2>&1 | tee "$log"; then
+      if "$go" test -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" ${parallel[@]+"${parallel[@]}"} "./$dir" 2>&1 | tee "$log"; then
         break
       fi
       after=$(ls "$corpus" 2>/dev/null | sort || true)
