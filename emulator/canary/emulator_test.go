@@ -14,6 +14,7 @@ import (
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/canary"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/internal/clock/clocktest"
 )
 
@@ -27,24 +28,11 @@ func TestCanariesSeeACrashedZone(t *testing.T) {
 	faults := experiment.New(experiment.Config{Clock: expClock, Zones: zones, Seed: 1})
 	t.Cleanup(faults.Close)
 
-	region, err := emulator.NewRegion(emulator.RegionConfig{
+	region := regiontest.Start(t, emulator.RegionConfig{
 		Zones: zones,
 		Function: emulator.Function{Name: "checkout", Runtime: &emulator.InProcessRuntime{
 			Handler: func(context.Context, json.RawMessage) (string, error) { return "ok", nil }}},
 		HooksFor: faults.HooksFor,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := region.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := region.Shutdown(context.Background()); err != nil {
-			t.Errorf("region shutdown: %v", err)
-		}
 	})
 	door := emulator.NewFrontDoor(nil, region)
 	door.Mount("/fis", faults.Handler())

@@ -20,6 +20,7 @@ import (
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/emulator/zonalshift"
 )
 
@@ -76,7 +77,6 @@ func TestRegionGroundTruth(t *testing.T) {
 	exps := experiment.New(experiment.Config{Zones: zones, TickInterval: 10 * time.Millisecond})
 	t.Cleanup(exps.Close)
 
-	var gt *groundtruth.Metrics
 	release := make(chan struct{})
 	handler := func(ctx context.Context, in map[string]any) (string, error) {
 		if in["fail"] == true {
@@ -87,31 +87,24 @@ func TestRegionGroundTruth(t *testing.T) {
 		}
 		return "ok", nil
 	}
-	region, err := emulator.NewRegion(emulator.RegionConfig{
-		Zones:          zones,
-		EnvsPerZone:    1,
-		AcquireTimeout: 50 * time.Millisecond,
-		Function:       emulator.Function{Name: "fn", Runtime: &emulator.InProcessRuntime{Handler: handler}},
-		Weights:        func(zs []string) map[string]float64 { return shifts.Weights("fn", zs) },
-		HooksFor:       exps.HooksFor,
-		Observe:        func(o emulator.Outcome) { gt.Observe(o) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gt = groundtruth.New(groundtruth.Config{
+	gt := groundtruth.New(groundtruth.Config{
 		Function:    "fn",
 		Zones:       zones,
 		Weights:     func() map[string]float64 { return shifts.Weights("fn", zones) },
 		Shifts:      shifts,
 		Experiments: exps,
 	})
-	t.Cleanup(func() { _ = region.Shutdown(context.Background()) })
+	region := regiontest.Start(t, emulator.RegionConfig{
+		Zones:          zones,
+		EnvsPerZone:    1,
+		AcquireTimeout: 50 * time.Millisecond,
+		Function:       emulator.Function{Name: "fn", Runtime: &emulator.InProcessRuntime{Handler: handler}},
+		Weights:        func(zs []string) map[string]float64 { return shifts.Weights("fn", zs) },
+		HooksFor:       exps.HooksFor,
+		Observe:        gt.Observe,
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := region.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(gt.Handler())
 	t.Cleanup(srv.Close)
 

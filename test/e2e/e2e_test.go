@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/internal/e2etest"
 )
 
@@ -150,7 +151,7 @@ scrape_configs:
 	})
 	logOut := &lockedFile{f: emuLog}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	region, err := emulator.NewRegion(emulator.RegionConfig{
+	region := regiontest.Start(t, emulator.RegionConfig{
 		Zones:       zones,
 		EnvsPerZone: 1,
 		Function: emulator.Function{
@@ -165,13 +166,6 @@ scrape_configs:
 		Sandbox: emulator.SandboxConfig{Freeze: true, LogOutput: logOut, Logger: logger},
 		Logger:  logger,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = region.Shutdown(context.Background()) })
-	if err := region.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	fd := emulator.NewFrontDoor(logger, region)
 	front := httptest.NewServer(fd)
 	t.Cleanup(front.Close)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/emulator/zonalshift"
 	"github.com/azlens/azlens/internal/hostiletest"
 )
@@ -29,19 +30,11 @@ import (
 func frontDoor(t *testing.T) string {
 	t.Helper()
 	handler := func(_ context.Context, ev map[string]any) (map[string]any, error) { return ev, nil }
-	region, err := emulator.NewRegion(emulator.RegionConfig{
+	region := regiontest.Start(t, emulator.RegionConfig{
 		Zones:       []string{"use1-az1"},
 		EnvsPerZone: 1,
 		Function:    emulator.Function{Name: "hostile", Runtime: &emulator.InProcessRuntime{Handler: handler}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := region.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	shifts := zonalshift.New(zonalshift.Config{})
 	shifts.SetZones("hostile", []string{"use1-az1", "use1-az2"})
 	experiments := experiment.New(experiment.Config{Zones: []string{"use1-az1"}})
