@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/internal/collectorconf"
 	"github.com/azlens/azlens/internal/e2etest"
 )
 
@@ -33,36 +34,16 @@ func TestEndToEnd(t *testing.T) {
 	sink := e2etest.OTLPSink(t)
 	receiverAddr, promAddr := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
 
-	cfg := fmt.Sprintf(`
-receivers:
-  lambdatelemetry:
-    endpoint: %s
-processors:
-  batch:
-    timeout: 100ms
-exporters:
-  otlp_grpc:
-    endpoint: %s
-    tls:
-      insecure: true
-  prometheus:
-    endpoint: %s
-    resource_constant_labels:
-      included: ["*"]
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [otlp_grpc]
-    metrics:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [prometheus, otlp_grpc]
-`, receiverAddr, sink.Addr, promAddr)
+	cfg, err := collectorconf.Config{
+		Telemetry:    receiverAddr,
+		BatchTimeout: 100 * time.Millisecond,
+		Exporters:    collectorconf.Exporters{OTLPGRPC: sink.Addr, Prometheus: promAddr},
+		Traces:       []string{collectorconf.OTLPExporter},
+		Metrics:      []string{collectorconf.PrometheusExporter, collectorconf.OTLPExporter},
+	}.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
 	proc := e2etest.StartCollector(t, bin, cfg)
 
 	events, err := os.ReadFile(filepath.Join("..", "..", "internal", "telemetryevent", "testdata", "aws-samples.json"))

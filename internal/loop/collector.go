@@ -10,13 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"text/template"
 	"time"
 
 	"github.com/azlens/azlens/internal/childproc"
+	"github.com/azlens/azlens/internal/collectorconf"
 )
 
 // Timing is the detector's and the zonal shift's time settings for one run. Detection runs on
@@ -71,77 +72,43 @@ func TimingByName(name string) (Timing, error) {
 	return Timing{}, fmt.Errorf("timing must be production, demo or fast, got %q", name)
 }
 
-// collectorConfig is the azlens-collector configuration of one run: the default pipeline of
+// collectorYAML is the azlens-collector configuration of one run: the default pipeline of
 // deploy/collector/config.yaml, with the metrics pipeline closing the loop (canaries in through
 // otlp, decisions out through zonalshift) and traces and logs to Jaeger (OTLP/gRPC) and a Loki
 // push API when the run names them, else to the debug exporter, since none runs on a laptop by
-// default.
-var collectorConfig = template.Must(template.New("config").Parse(`receivers:
-  lambdatelemetry:
-    endpoint: 127.0.0.1:{{.Ports.Telemetry}}
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:{{.Ports.OTLP}}
-processors:
-  batch:
-    timeout: 200ms
-  azhealth:
-    tick: {{.Timing.Tick}}
-    short_window: {{.Timing.ShortWindow}}
-    long_window: {{.Timing.LongWindow}}
-    guards:
-      zone_change_cooldown: {{.Timing.ZoneChangeCooldown}}
-    recovery:
-      min_evacuation: {{.Timing.MinEvacuation}}
-      failback_stage_duration: {{.Timing.FailbackStageDuration}}
-exporters:
-  debug:
-    verbosity: basic
-{{- if .TracesEndpoint}}
-  otlp_grpc:
-    endpoint: {{.TracesEndpoint}}
-    tls:
-      insecure: true
-{{- end}}
-{{- if .LogsEndpoint}}
-  loki:
-    endpoint: {{.LogsEndpoint}}
-{{- end}}
-  prometheus:
-    endpoint: 127.0.0.1:{{.Ports.Prometheus}}
-    resource_constant_labels:
-      included: ["*"]
-  zonalshift:
-    endpoint: {{.ShiftEndpoint}}
-    resource_identifiers:
-      "{{.Function}}": "{{.Resource}}"
-    lease: {{.Timing.Lease}}
-  # The web console's recent-invocation buffer (internal/console); best effort, never retried.
-  otlphttp/console:
-    endpoint: {{.ConsoleEndpoint}}
-    retry_on_failure:
-      enabled: false
-service:
-  telemetry:
-    logs:
-      level: warn
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [{{if .TracesEndpoint}}otlp_grpc{{else}}debug{{end}}, otlphttp/console]
-    logs:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [{{if .LogsEndpoint}}loki{{else}}debug{{end}}]
-    metrics:
-      receivers: [lambdatelemetry, otlp]
-      processors: [azhealth]
-      exporters: [prometheus, zonalshift]
-`))
+// default. Traces also go to the web console's buffer.
+func collectorYAML(cfg Config, shiftEndpoint, resource, consoleEndpoint string) (string, error) {
+	t := cfg.Timing
+	traces, logs := collectorconf.DebugExporter, collectorconf.DebugExporter
+	if cfg.TracesEndpoint != "" {
+		traces = collectorconf.OTLPExporter
+	}
+	if cfg.LogsEndpoint != "" {
+		logs = collectorconf.LokiExporter
+	}
+	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	return collectorconf.Config{
+		Telemetry:    local(cfg.CollectorPorts.Telemetry),
+		OTLP:         local(cfg.CollectorPorts.OTLP),
+		BatchTimeout: 200 * time.Millisecond,
+		AZHealth: &collectorconf.AZHealth{
+			Tick: t.Tick, ShortWindow: t.ShortWindow, LongWindow: t.LongWindow,
+			ZoneChangeCooldown: t.ZoneChangeCooldown,
+			MinEvacuation:      t.MinEvacuation, FailbackStageDuration: t.FailbackStageDuration,
+		},
+		Exporters: collectorconf.Exporters{
+			OTLPGRPC:   cfg.TracesEndpoint,
+			Loki:       cfg.LogsEndpoint,
+			Prometheus: local(cfg.CollectorPorts.Prometheus),
+			ZonalShift: &collectorconf.ZonalShift{Endpoint: shiftEndpoint, Lease: t.Lease, Resource: map[string]string{cfg.Name: resource}},
+			Console:    consoleEndpoint,
+		},
+		Traces:   []string{traces, collectorconf.ConsoleExporter},
+		Logs:     []string{logs},
+		Metrics:  []string{collectorconf.PrometheusExporter, collectorconf.ZonalShiftExporter},
+		LogLevel: "warn",
+	}.YAML()
+}
 
 // collectorProcess is the azlens-collector child process.
 type collectorProcess struct {
@@ -151,22 +118,12 @@ type collectorProcess struct {
 }
 
 func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, resource, consoleEndpoint string) (*collectorProcess, error) {
-	var b strings.Builder
-	err := collectorConfig.Execute(&b, map[string]any{
-		"Ports":           cfg.CollectorPorts,
-		"Timing":          cfg.Timing,
-		"ShiftEndpoint":   shiftEndpoint,
-		"Function":        cfg.Name,
-		"Resource":        resource,
-		"ConsoleEndpoint": consoleEndpoint,
-		"TracesEndpoint":  cfg.TracesEndpoint,
-		"LogsEndpoint":    cfg.LogsEndpoint,
-	})
+	yaml, err := collectorYAML(cfg, shiftEndpoint, resource, consoleEndpoint)
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(work, "collector.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(cfg.Collector, "--config", path)

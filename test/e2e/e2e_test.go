@@ -24,6 +24,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/regiontest"
+	"github.com/azlens/azlens/internal/collectorconf"
 	"github.com/azlens/azlens/internal/e2etest"
 )
 
@@ -75,39 +76,18 @@ func TestFullLoop(t *testing.T) {
 	// The real collector: lambdatelemetry → batch → otlp_grpc (traces, logs); metrics → Prometheus
 	// exporter.
 	receiverAddr, exporterAddr := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
-	e2etest.StartCollector(t, collectorPath, fmt.Sprintf(`receivers:
-  lambdatelemetry:
-    endpoint: %s
-processors:
-  batch:
-    timeout: 100ms
-exporters:
-  otlp_grpc:
-    endpoint: %s
-    tls:
-      insecure: true
-  prometheus:
-    endpoint: %s
-    resource_constant_labels:
-      included: ["*"]
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [otlp_grpc]
-    logs:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [otlp_grpc]
-    metrics:
-      receivers: [lambdatelemetry]
-      processors: [batch]
-      exporters: [prometheus]
-`, receiverAddr, sink.Addr, exporterAddr))
+	cfg, err := collectorconf.Config{
+		Telemetry:    receiverAddr,
+		BatchTimeout: 100 * time.Millisecond,
+		Exporters:    collectorconf.Exporters{OTLPGRPC: sink.Addr, Prometheus: exporterAddr},
+		Traces:       []string{collectorconf.OTLPExporter},
+		Logs:         []string{collectorconf.OTLPExporter},
+		Metrics:      []string{collectorconf.PrometheusExporter},
+	}.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2etest.StartCollector(t, collectorPath, cfg)
 	// StartCollector returned on the collector's own "Everything is ready": the receiver listens
 	// and the exporter serves /metrics.
 
@@ -146,7 +126,7 @@ scrape_configs:
 	t.Cleanup(func() {
 		emuLog.Close()
 		if t.Failed() {
-			t.Logf("function, agent and emulator output (tail of %s):\n%s", emuLog.Name(), tail(emuLog.Name(), 60))
+			t.Logf("function, agent and emulator output (tail of %s):\n%s", emuLog.Name(), tail(emuLog.Name(), 200))
 		}
 	})
 	logOut := &lockedFile{f: emuLog}
@@ -365,14 +345,29 @@ func checkTraces(t *testing.T, sink *e2etest.Sink, calls []*call) {
 				inits = append(inits, s)
 			}
 		}
-		var missing []int
+		var noSpan, noHandler []string
 		for _, c := range calls {
-			if len(byInvocation[c.requestID]) == 0 || len(handlers[c.requestID]) == 0 {
-				missing = append(missing, c.i)
+			if len(byInvocation[c.requestID]) == 0 {
+				noSpan = append(noSpan, fmt.Sprintf("%d (%s in %s)", c.i, c.requestID, c.env))
+			}
+			if len(handlers[c.requestID]) == 0 {
+				noHandler = append(noHandler, fmt.Sprintf("%d (%s in %s)", c.i, c.requestID, c.env))
 			}
 		}
-		return len(missing) == 0 && len(inits) >= len(zones),
-			fmt.Sprintf("%d spans; invocations without a span: %v; init spans: %d", len(spans), missing, len(inits))
+		// Handler spans whose invocation id is none of the calls' say where a missing one went.
+		ids := map[string]bool{}
+		for _, c := range calls {
+			ids[c.requestID] = true
+		}
+		var strays []string
+		for id, hs := range handlers {
+			if !ids[id] {
+				strays = append(strays, fmt.Sprintf("%q×%d", id, len(hs)))
+			}
+		}
+		return len(noSpan)+len(noHandler) == 0 && len(inits) >= len(zones),
+			fmt.Sprintf("%d spans, %d SDK spans; invocations without their invocation span: %v; without the function's own handler span (OTLP): %v; handler spans of no call: %v; init spans: %d",
+				len(spans), len(sdk), noSpan, noHandler, strays, len(inits))
 	})
 
 	byID := map[pcommon.SpanID]span{}
