@@ -220,6 +220,9 @@ func (a *agent) start(ctx context.Context) error {
 		RetryMax:       cfg.RetryMax,
 		Spool:          spool,
 		Log:            a.log,
+		// The first platform event (initStart, or any that follows it) settles who this
+		// environment is; nothing leaves before it (notice).
+		HoldUntilSettled: cfg.SubscribesPlatform(),
 	}, res)
 	a.fwd.Start()
 
@@ -275,6 +278,9 @@ func (a *agent) notice(n listener.Notice) {
 		}
 		a.mu.Unlock()
 	}
+	// Platform events arrive in order and initStart comes first: from any of them on, the
+	// resource is final.
+	a.fwd.Settle()
 }
 
 func (a *agent) loop(ctx context.Context) error {

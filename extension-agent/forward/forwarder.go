@@ -52,6 +52,12 @@ type Options struct {
 
 	// Spool takes overflow and what is left at shutdown; nil means overflow is dropped.
 	Spool *Spool
+	// HoldUntilSettled keeps the sender from sending until Settle (or Shutdown). The agent
+	// sets it when the Telemetry API will name the environment (platform.initStart's
+	// instanceId): a batch sent before that — the function's first spans reach the OTLP endpoint
+	// before the platform's buffered events do — would carry another faas.instance, and the
+	// receiver would keep it as a separate environment where nothing joins them.
+	HoldUntilSettled bool
 	// Log receives one line per kind of trouble, never one per event.
 	Log *slog.Logger
 	// Transport replaces the HTTP transport (tests); nil means a keep-alive transport using TLS.
@@ -91,6 +97,8 @@ type Forwarder struct {
 	// The active invocation (its function lines carry no requestId) as the events taken so far
 	// left it; tracking once the listener reports transitions (AddTracked). The open batch
 	// records the state at its first event and every change after it.
+	holding bool // HoldUntilSettled, until Settle
+
 	active      string
 	tracking    bool
 	openActive  string
@@ -197,6 +205,7 @@ func New(opt Options, resource []byte) *Forwarder {
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+		holding: opt.HoldUntilSettled,
 	}
 	f.maxAge = opt.BatchMaxAge
 	if opt.Transport != nil {
@@ -204,6 +213,17 @@ func New(opt Options, resource []byte) *Forwarder {
 	}
 	f.SetResource(resource)
 	return f
+}
+
+// Settle ends HoldUntilSettled: the resource is final (set it first), the sender may send.
+func (f *Forwarder) Settle() {
+	f.mu.Lock()
+	was := f.holding
+	f.holding = false
+	f.mu.Unlock()
+	if was {
+		f.poke()
+	}
 }
 
 // SetResource replaces the resource (JSON object) of batches encoded from now on, e.g. when the
@@ -409,6 +429,9 @@ func (f *Forwarder) run(ctx context.Context) {
 func (f *Forwarder) next() (b *batch, replay bool, wait time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.holding {
+		return nil, false, -1 // Settle pokes
+	}
 	now := time.Now()
 	if !f.retryAt.IsZero() && now.Before(f.retryAt) {
 		return nil, false, f.retryAt.Sub(now)
@@ -705,6 +728,7 @@ const spoolReserve = 200 * time.Millisecond
 func (f *Forwarder) Shutdown(ctx context.Context) error {
 	var err error
 	f.once.Do(func() {
+		f.Settle() // what is held goes now, under the resource it has
 		start := time.Now()
 		sendCtx, cancel := ctx, context.CancelFunc(func() {})
 		if d, ok := ctx.Deadline(); ok && time.Until(d) > 2*spoolReserve {

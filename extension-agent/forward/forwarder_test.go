@@ -851,3 +851,33 @@ func TestShutdownReportsFinalCounters(t *testing.T) {
 		t.Fatalf("final batch seq %d does not follow %d", last.Agent.Seq, bs[len(bs)-2].Agent.Seq)
 	}
 }
+
+// HoldUntilSettled: nothing leaves before Settle, and what leaves then carries the resource set
+// before it (the agent learns the environment's instance id from platform.initStart).
+func TestHoldUntilSettledSendsUnderTheFinalResource(t *testing.T) {
+	sink := collectortest.New(t)
+	f := newForwarder(t, sink, func(o *Options) { o.HoldUntilSettled = true; o.BatchMaxAge = 0 })
+	evs, size := post("early", 3, 10)
+	f.Add(evs, size)
+	f.AddOTLP("traces", "application/x-protobuf", []byte{})
+	fctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := f.Flush(fctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || len(sink.Batches()) != 0 {
+		t.Fatalf("before Settle: Flush = %v, %d batches sent; want it held", err, len(sink.Batches()))
+	}
+	f.SetResource([]byte(`{"faas.instance":"env-final","faas.name":"fn"}`))
+	f.Settle()
+	if err := f.Flush(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	bs := sink.Batches()
+	if collectortest.CountEvents(bs) != 3 {
+		t.Fatalf("%d events arrived, want 3", collectortest.CountEvents(bs))
+	}
+	for _, b := range bs {
+		if got := b.Resource["faas.instance"]; got != "env-final" {
+			t.Fatalf("a batch left with faas.instance %v, want the settled env-final", got)
+		}
+	}
+}

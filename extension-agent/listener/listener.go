@@ -63,6 +63,12 @@ type Notice struct {
 	Time time.Time
 }
 
+// identity reports whether the notice says who the environment is rather than where its
+// invocations stand.
+func (n Notice) identity() bool {
+	return n.Type == "platform.initStart" || n.Type == "platform.restoreStart"
+}
+
 // Handler is the http.Handler of the listener.
 type Handler struct {
 	sink   Sink
@@ -111,6 +117,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	// An identity notice (initStart, restoreStart: the environment's instance id) fires before
+	// the events are stored: the agent re-stamps its resource, and a flush racing this POST
+	// must not send its own initStart, or the function's first spans, under the old faas.instance,
+	// which the receiver would keep as a separate environment where nothing joins them.
+	for _, n := range notices {
+		if n.identity() {
+			h.notify(n)
+		}
+	}
 	if len(events) > 0 {
 		if ts, ok := h.sink.(TrackingSink); ok {
 			ts.AddTracked(events, size, tr)
@@ -122,7 +137,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// flushes at once, and its runtimeDone must be in what that flush sends (end mode promises the
 	// invocation's data left before the environment may freeze).
 	for _, n := range notices {
-		h.notify(n)
+		if !n.identity() {
+			h.notify(n)
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 }

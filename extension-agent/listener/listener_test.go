@@ -89,21 +89,27 @@ func TestEventsKeepContentAndOrderAndPlatformNoticesFire(t *testing.T) {
 // notice came first: end mode let an invocation end before its data left).
 func TestNoticesFireAfterTheEventsAreStored(t *testing.T) {
 	s := &sink{}
-	var storedAtNotice []int
-	h := NewHandler(s, func(Notice) {
+	storedAtNotice := map[string]int{}
+	h := NewHandler(s, func(n Notice) {
 		s.mu.Lock()
-		storedAtNotice = append(storedAtNotice, len(s.events))
+		storedAtNotice[n.Type] = len(s.events)
 		s.mu.Unlock()
 	}, nil)
 	if w := serve(t, h, http.MethodPost, samples); w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	if len(storedAtNotice) != 4 {
-		t.Fatalf("%d notices, want 4", len(storedAtNotice))
+		t.Fatalf("notices %v, want 4 types", storedAtNotice)
 	}
-	for i, n := range storedAtNotice {
-		if n != 7 {
-			t.Fatalf("notice %d fired with %d of the 7 events stored", i, n)
+	for typ, n := range storedAtNotice {
+		// The instance id re-stamps the resource before any of the POST's events can leave
+		// under the old one; the lifecycle's notices wake flushes that must carry the events.
+		want := 7
+		if typ == "platform.initStart" {
+			want = 0
+		}
+		if n != want {
+			t.Errorf("%s notice fired with %d of the 7 events stored, want %d", typ, n, want)
 		}
 	}
 }
