@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/testdeadline"
 )
 
 // StartLimit bounds a region's start (every environment's init): far more than a busy 2-core
@@ -34,23 +35,11 @@ func Start(t testing.TB, cfg emulator.RegionConfig) *emulator.Region {
 			t.Errorf("region shutdown: %v", err)
 		}
 	})
-	limit := startLimit(t)
+	limit := testdeadline.Within(t, StartLimit)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	if err := r.Start(ctx); err != nil {
 		t.Fatalf("start region (bound %s): %v", limit, err)
 	}
 	return r
-}
-
-// startLimit is StartLimit, shortened to end before the test binary's -timeout does, so the
-// failure names what hung.
-func startLimit(t testing.TB) time.Duration {
-	d := StartLimit
-	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if dl, ok := tt.Deadline(); ok {
-			d = min(d, max(time.Until(dl)-30*time.Second, time.Second))
-		}
-	}
-	return d
 }

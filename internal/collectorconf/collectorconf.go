@@ -8,6 +8,7 @@ package collectorconf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/template"
@@ -116,14 +117,7 @@ func (v view) MetricsReceivers() string {
 
 func list(names []string) string { return "[" + strings.Join(names, ", ") + "]" }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Durations are written in Go's syntax, which the collector's config decoder reads.
 var tmpl = template.Must(template.New("collector").Funcs(template.FuncMap{

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/testdeadline"
 )
 
 // ReadyLimit bounds how long a process may take to become ready before the test fails: far more
@@ -86,28 +88,17 @@ func StartCollector(t testing.TB, bin, config string) *Collector {
 			t.Logf("collector output:\n%s", c.Output())
 		}
 	})
-	limit := time.NewTimer(readyLimit(t))
+	bound := testdeadline.Within(t, ReadyLimit)
+	limit := time.NewTimer(bound)
 	defer limit.Stop()
 	select {
 	case <-ready:
 	case <-c.done:
 		t.Fatalf("collector exited before it was ready: %v\n%s", c.err, c.Output())
 	case <-limit.C:
-		t.Fatalf("collector not ready after %s (hung)\n%s", readyLimit(t), c.Output())
+		t.Fatalf("collector not ready after %s (hung)\n%s", bound, c.Output())
 	}
 	return c
-}
-
-// readyLimit is ReadyLimit, shortened to end before the test binary's own -timeout does so the
-// failure names what hung.
-func readyLimit(t testing.TB) time.Duration {
-	d := ReadyLimit
-	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if dl, ok := tt.Deadline(); ok {
-			d = min(d, max(time.Until(dl)-30*time.Second, time.Second))
-		}
-	}
-	return d
 }
 
 // PID is the collector's process id (the testbed reads its CPU time and RSS from /proc).
