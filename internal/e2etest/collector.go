@@ -7,18 +7,13 @@
 package e2etest
 
 import (
-	"bufio"
 	"bytes"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
+	"context"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/internal/collectorproc"
 	"github.com/azlens/azlens/internal/testdeadline"
 )
 
@@ -32,14 +27,10 @@ const StopLimit = 30 * time.Second
 // readyLine is what the collector logs (at info level, on stderr) once every component started.
 const readyLine = "Everything is ready"
 
-// Collector is a running azlens-collector process.
+// Collector is a running azlens-collector process (internal/collectorproc, as `azlens up` runs it).
 type Collector struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // valid once done is closed
-
-	mu  sync.Mutex
-	out bytes.Buffer
+	proc *collectorproc.Process
+	log  *readyLog
 }
 
 // StartCollector writes config (YAML) to a file, runs bin --config on it and returns once the
@@ -48,40 +39,12 @@ type Collector struct {
 // and prints its output when the test failed.
 func StartCollector(t testing.TB, bin, config string) *Collector {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "collector.yaml")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+	log := &readyLog{ready: make(chan struct{})}
+	proc, err := collectorproc.Start(collectorproc.Options{Bin: bin, Config: config, Dir: t.TempDir(), Output: log})
+	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Collector{cmd: exec.Command(bin, "--config", path), done: make(chan struct{})}
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
-	c.cmd.Stdout, c.cmd.Stderr = pw, pw
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start collector: %v", err)
-	}
-	ready := make(chan struct{})
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		var once sync.Once
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.out.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
-			if strings.Contains(sc.Text(), readyLine) {
-				once.Do(func() { close(ready) })
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		c.err = c.cmd.Wait()
-		pw.Close()
-		<-scanned
-		close(c.done)
-	}()
+	c := &Collector{proc: proc, log: log}
 	t.Cleanup(func() {
 		c.kill()
 		if t.Failed() {
@@ -92,34 +55,48 @@ func StartCollector(t testing.TB, bin, config string) *Collector {
 	limit := time.NewTimer(bound)
 	defer limit.Stop()
 	select {
-	case <-ready:
-	case <-c.done:
-		t.Fatalf("collector exited before it was ready: %v\n%s", c.err, c.Output())
+	case <-log.ready:
+	case <-proc.Done():
+		t.Fatalf("collector exited before it was ready: %v\n%s", proc.Err(), c.Output())
 	case <-limit.C:
 		t.Fatalf("collector not ready after %s (hung)\n%s", bound, c.Output())
 	}
 	return c
 }
 
+// readyLog keeps the collector's output and closes ready at the first readyLine.
+type readyLog struct {
+	mu      sync.Mutex
+	out     bytes.Buffer
+	ready   chan struct{}
+	isReady bool
+}
+
+func (l *readyLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// The line may straddle writes: look again at the tail of what came before.
+	from := max(l.out.Len()-len(readyLine), 0)
+	l.out.Write(p)
+	if !l.isReady && bytes.Contains(l.out.Bytes()[from:], []byte(readyLine)) {
+		l.isReady = true
+		close(l.ready)
+	}
+	return len(p), nil
+}
+
 // PID is the collector's process id (the testbed reads its CPU time and RSS from /proc).
-func (c *Collector) PID() int { return c.cmd.Process.Pid }
+func (c *Collector) PID() int { return c.proc.PID() }
 
 // Output is everything the collector wrote so far (stdout and stderr).
 func (c *Collector) Output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String()
+	c.log.mu.Lock()
+	defer c.log.mu.Unlock()
+	return c.log.out.String()
 }
 
 // Exited reports whether the process has ended, and how.
-func (c *Collector) Exited() (bool, error) {
-	select {
-	case <-c.done:
-		return true, c.err
-	default:
-		return false, nil
-	}
-}
+func (c *Collector) Exited() (bool, error) { return c.proc.Exited() }
 
 // Stop sends SIGTERM and fails the test unless the collector exits cleanly within StopLimit (it
 // drains its pipelines first).
@@ -128,17 +105,14 @@ func (c *Collector) Stop(t testing.TB) {
 	if done, err := c.Exited(); done {
 		t.Fatalf("collector had already exited: %v", err)
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	limit := time.NewTimer(StopLimit)
-	defer limit.Stop()
-	select {
-	case <-c.done:
-		if c.err != nil {
-			t.Fatalf("collector exit after SIGTERM: %v\n%s", c.err, c.Output())
-		}
-	case <-limit.C:
-		c.kill()
+	ctx, cancel := context.WithTimeout(context.Background(), StopLimit)
+	defer cancel()
+	err := c.proc.Stop(ctx)
+	if ctx.Err() != nil {
 		t.Fatalf("collector did not exit within %s of SIGTERM", StopLimit)
+	}
+	if err != nil {
+		t.Fatalf("collector exit after SIGTERM: %v\n%s", err, c.Output())
 	}
 }
 
@@ -148,8 +122,7 @@ func (c *Collector) Kill() {
 	if done, _ := c.Exited(); done {
 		return
 	}
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-	<-c.done
+	c.proc.Kill()
 }
 
 // kill ends the process and its children if it is still running: SIGTERM, SIGKILL after
@@ -158,11 +131,7 @@ func (c *Collector) kill() {
 	if done, _ := c.Exited(); done {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(StopLimit):
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-c.done
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), StopLimit)
+	defer cancel()
+	_ = c.proc.Stop(ctx)
 }

@@ -8,16 +8,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/azlens/azlens/internal/childproc"
 	"github.com/azlens/azlens/internal/collectorconf"
+	"github.com/azlens/azlens/internal/collectorproc"
 )
 
 // Timing is the detector's and the zonal shift's time settings for one run. Detection runs on
@@ -111,39 +109,24 @@ func collectorYAML(cfg Config, shiftEndpoint, resource, consoleEndpoint string) 
 }
 
 // collectorProcess is the azlens-collector child process.
-type collectorProcess struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-}
+type collectorProcess struct{ *collectorproc.Process }
 
 func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, resource, consoleEndpoint string) (*collectorProcess, error) {
 	yaml, err := collectorYAML(cfg, shiftEndpoint, resource, consoleEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(work, "collector.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(cfg.Collector, "--config", path)
-	cmd.Env = localAWSEnv(work)
 	// The tail explains an exit during start-up: the log itself may be a file that goes away
 	// with the run's work directory.
 	tail := &tailWriter{limit: 4 << 10}
-	out := io.MultiWriter(logs, tail)
-	cmd.Stdout, cmd.Stderr = out, out
-	// Own process group, killed with azlens, and known to its janitor.
-	if err := childproc.Start(cmd); err != nil {
-		return nil, fmt.Errorf("start collector: %w", err)
+	proc, err := collectorproc.Start(collectorproc.Options{
+		Bin: cfg.Collector, Config: yaml, Dir: work, Env: localAWSEnv(work), Output: io.MultiWriter(logs, tail),
+	})
+	if err != nil {
+		return nil, err
 	}
-	p := &collectorProcess{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		// Whatever the collector left in its group goes with it.
-		childproc.KillGroup(cmd.Process.Pid)
-		close(p.exited)
-	}()
+	p := &collectorProcess{proc}
+	path := proc.ConfigPath()
 	// The bound only catches a collector that hangs: a busy machine can take minutes to start
 	// one, and its exit is noticed at once.
 	if err := p.waitReady(ctx, cfg.CollectorPorts.metricsURL(), 10*time.Minute); err != nil {
@@ -206,8 +189,8 @@ func (p *collectorProcess) waitReady(ctx context.Context, url string, limit time
 			}
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("exited during start: %v", p.err)
+		case <-p.Done():
+			return fmt.Errorf("exited during start: %v", p.Err())
 		case <-deadline.C:
 			return errors.New("not ready after " + limit.String())
 		case <-ctx.Done():
@@ -218,15 +201,7 @@ func (p *collectorProcess) waitReady(ctx context.Context, url string, limit time
 }
 
 // stop sends SIGTERM (the collector drains its pipelines) and SIGKILL if ctx ends first.
-func (p *collectorProcess) stop(ctx context.Context) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-ctx.Done():
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-	}
-}
+func (p *collectorProcess) stop(ctx context.Context) { _ = p.Stop(ctx) }
 
 // localAWSEnv is the collector's environment: the caller's, without its AWS settings, plus dummy
 // static credentials and a region. The zonalshift exporter calls the local region through the
