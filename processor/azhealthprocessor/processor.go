@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,10 +45,22 @@ type azhealthProcessor struct {
 	det     *detector.Detector
 	regions map[string]string // function → cloud.region last seen
 	started time.Time         // start of the cumulative shift_blocked counters
+	scratch scratch           // observe's buffers, reused under mu
 
 	cancel       context.CancelFunc
 	done         chan struct{}
 	shutdownOnce sync.Once
+}
+
+// scratch holds what observe builds per data point and the detector does not keep: the series
+// key's bytes (only the final string is kept), the attribute keys it sorts, and a histogram's
+// bounds and bucket counts (read by the detector during Observe). Reusing them leaves one
+// allocation per point, the key string, where building afresh made several.
+type scratch struct {
+	key     []byte
+	attrs   []string
+	bounds  []float64
+	buckets []uint64
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics) (*azhealthProcessor, error) {
@@ -116,7 +127,7 @@ func (p *azhealthProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metri
 func (p *azhealthProcessor) observe(md pmetric.Metrics) {
 	now := time.Now()
 	var pt detector.Point
-	var key strings.Builder
+	key := &p.scratch
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		rm := rms.At(i)
@@ -138,20 +149,20 @@ func (p *azhealthProcessor) observe(md pmetric.Metrics) {
 				m := ms.At(k)
 				switch {
 				case m.Name() == contract.MetricInvocations && m.Type() == pmetric.MetricTypeSum:
-					p.observeSum(now, &pt, &key, m, detector.KindInvocations)
+					p.observeSum(now, &pt, key, m, detector.KindInvocations)
 				case m.Name() == contract.MetricCanaryInvocations && m.Type() == pmetric.MetricTypeSum:
-					p.observeSum(now, &pt, &key, m, detector.KindCanary)
+					p.observeSum(now, &pt, key, m, detector.KindCanary)
 				case m.Name() == contract.MetricInvokeDuration && m.Type() == pmetric.MetricTypeHistogram:
-					p.observeHistogram(now, &pt, &key, m, detector.KindDuration)
+					p.observeHistogram(now, &pt, key, m, detector.KindDuration)
 				case m.Name() == contract.MetricCanaryDuration && m.Type() == pmetric.MetricTypeHistogram:
-					p.observeHistogram(now, &pt, &key, m, detector.KindCanaryDuration)
+					p.observeHistogram(now, &pt, key, m, detector.KindCanaryDuration)
 				}
 			}
 		}
 	}
 }
 
-func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *strings.Builder, m pmetric.Metric, kind detector.Kind) {
+func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *scratch, m pmetric.Metric, kind detector.Kind) {
 	sum := m.Sum()
 	// Deltas are taken here from cumulative counters; a delta-temporality
 	// sender would need a different path.
@@ -180,7 +191,7 @@ func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *s
 	}
 }
 
-func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, key *strings.Builder, m pmetric.Metric, kind detector.Kind) {
+func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, key *scratch, m pmetric.Metric, kind detector.Kind) {
 	h := m.Histogram()
 	if h.AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
 		return
@@ -196,35 +207,46 @@ func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, 
 		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
 		pt.Start = startTime(dp.StartTimestamp())
 		pt.Count, pt.Sum = dp.Count(), dp.Sum()
-		pt.Bounds, pt.Buckets = dp.ExplicitBounds().AsRaw(), dp.BucketCounts().AsRaw()
+		key.bounds, key.buckets = key.bounds[:0], key.buckets[:0]
+		for _, v := range dp.ExplicitBounds().All() {
+			key.bounds = append(key.bounds, v)
+		}
+		for _, v := range dp.BucketCounts().All() {
+			key.buckets = append(key.buckets, v)
+		}
+		pt.Bounds, pt.Buckets = key.bounds, key.buckets
 		p.det.Observe(now, pt)
 	}
 }
 
 // seriesKey identifies a cumulative series: function, zone, environment,
 // metric and the data point attributes in a stable order.
-func seriesKey(b *strings.Builder, pt *detector.Point, metric string, attrs pcommon.Map) string {
-	b.Reset()
-	b.WriteString(pt.Function)
-	b.WriteByte(0)
-	b.WriteString(pt.Zone)
-	b.WriteByte(0)
-	b.WriteString(pt.Environment)
-	b.WriteByte(0)
-	b.WriteString(metric)
-	keys := make([]string, 0, attrs.Len())
+func seriesKey(s *scratch, pt *detector.Point, metric string, attrs pcommon.Map) string {
+	b := append(s.key[:0], pt.Function...)
+	b = append(b, 0)
+	b = append(b, pt.Zone...)
+	b = append(b, 0)
+	b = append(b, pt.Environment...)
+	b = append(b, 0)
+	b = append(b, metric...)
+	keys := s.attrs[:0]
 	for k := range attrs.All() {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
 		v, _ := attrs.Get(k)
-		b.WriteByte(0)
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(v.AsString())
+		b = append(b, 0)
+		b = append(b, k...)
+		b = append(b, '=')
+		if v.Type() == pcommon.ValueTypeStr {
+			b = append(b, v.Str()...)
+		} else {
+			b = append(b, v.AsString()...)
+		}
 	}
-	return b.String()
+	s.key, s.attrs = b, keys
+	return string(b)
 }
 
 func startTime(ts pcommon.Timestamp) time.Time {
