@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath
 # CI extras: how long each fuzz target runs in the smoke pass.
 FUZZTIME  ?= 5s
 
-.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long soak bench bench-docs layer collector clean generate generate-check test-backends
+.PHONY: all build agent up test vet fmt-check test-deps fuzz-smoke fuzz-long soak bench bench-docs layer collector clean generate generate-check test-backends test-loaded
 
 all: build
 
@@ -64,6 +64,13 @@ ARTIFACTS ?= $(CURDIR)/test-artifacts
 test: test-deps fmt-check vet
 	@rm -rf $(ARTIFACTS) && mkdir -p $(ARTIFACTS)
 	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) ./...
+
+# The suite with the machine loaded: LOAD busy loops (default 2, every core of a 2-core machine)
+# at normal priority beside `make test`. Timing must come from the things waited on, never from
+# how fast this machine happens to be.
+LOAD ?= 2
+test-loaded:
+	scripts/cpu-load.sh $(LOAD) -- $(MAKE) test
 
 # The real backends (test/backends, a Go module of its own): Jaeger and VictoriaLogs built from the
 # Go module proxy once into ${XDG_CACHE_HOME:-~/.cache}/azlens/backends (cold ≈ 15 min for Jaeger,
