@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/internal/childproc"
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
@@ -77,7 +78,9 @@ func startChild(t *testing.T, name, bin string, args ...string) *child {
 	}
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Stdout, c.cmd.Stderr = f, f
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, and SIGKILL when the test binary dies: a test that panics on
+	// -timeout runs no cleanup, and a Prometheus left behind fails CI's no-daemon check.
+	childproc.Prepare(c.cmd)
 	if err := c.cmd.Start(); err != nil {
 		f.Close()
 		t.Fatalf("start %s: %v", name, err)
