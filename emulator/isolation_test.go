@@ -188,7 +188,7 @@ func thirdPartyThreeZones(t *testing.T, running func([]*Sandbox)) {
 // On the shared loopback (one environment, free ports) the same extensions run unchanged too:
 // the empty-host destination and the two subscriptions do not depend on namespaces.
 func TestThirdPartyExtensionsShared(t *testing.T) {
-	ports := freePorts(t, 3)
+	ports := freeport.Ports(t, 3)
 	s, rec := thirdPartyEnv(t, "use1-az1", NetworkShared, nil,
 		[]string{"-port", itoa(ports[0])},
 		[]string{"-port", itoa(ports[1]), "-lifecycle-port", itoa(ports[2]), "-otlp", ""})
@@ -204,7 +204,7 @@ func TestThirdPartyExtensionsShared(t *testing.T) {
 // to the port the first receives on is refused and logged at WARN naming extension and port; the
 // first environment gets only its own reports.
 func TestSharedLoopbackPortCollision(t *testing.T) {
-	port := freePorts(t, 1)[0]
+	port := freeport.Ports(t, 1)[0]
 	var logBuf syncBuffer
 	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	mk := func() (*Sandbox, string) {
@@ -236,8 +236,6 @@ func TestSharedLoopbackPortCollision(t *testing.T) {
 	shutdown(t, second, ShutdownSpindown)
 	checkReports(t, "first", readThirdParty(t, firstRec), ids, "samples")
 }
-
-func freePorts(t *testing.T, n int) []int { return freeport.Ports(t, n) }
 
 // A layer's extensions run from /opt/extensions inside the environment's mount namespace, and
 // the runtime's PATH and LD_LIBRARY_PATH name /opt as on Lambda.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/internal/childproc/proctest"
+	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/internal/testbin"
 )
 
@@ -345,7 +346,7 @@ func TestHolderSockets(t *testing.T) {
 	}
 	defer h.close()
 	// A port free on this process's loopback, so the check below cannot meet someone else's.
-	addr := "127.0.0.1:" + itoa(freePorts(t, 1)[0])
+	addr := "127.0.0.1:" + itoa(freeport.Ports(t, 1)[0])
 	ln, err := h.listen(addr)
 	if err != nil {
 		t.Fatal(err)

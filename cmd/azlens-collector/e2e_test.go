@@ -15,6 +15,7 @@ import (
 
 	"github.com/azlens/azlens/internal/collectorconf"
 	"github.com/azlens/azlens/internal/e2etest"
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // TestEndToEnd runs the real azlens-collector binary: agent batches go in
@@ -32,7 +33,7 @@ func TestEndToEnd(t *testing.T) {
 
 	bin := collectorBinary(t)
 	sink := e2etest.OTLPSink(t)
-	receiverAddr, promAddr := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
+	receiverAddr, promAddr := freeport.Addr(t), freeport.Addr(t)
 
 	cfg, err := collectorconf.Config{
 		Telemetry:    receiverAddr,

@@ -14,6 +14,7 @@ import (
 	"github.com/azlens/azlens/internal/agentload"
 	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/e2etest"
+	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/internal/procstat"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkTestbed(b *testing.B) {
 	if v := os.Getenv("AZLENS_COLLECTOR_BIN"); v != "" {
 		bin = v
 	}
-	full, bare, otlp := e2etest.FreeAddr(b), e2etest.FreeAddr(b), e2etest.FreeAddr(b)
+	full, bare, otlp := freeport.Addr(b), freeport.Addr(b), freeport.Addr(b)
 	c := e2etest.StartCollector(b, bin, fmt.Sprintf(testbedConfig, full, bare, otlp))
 	pid := c.PID()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: time.Minute}

@@ -24,7 +24,7 @@ func TestEnvHostPorts(t *testing.T) {
 	}
 	defer ln.Close()
 	open := ln.Addr().(*net.TCPAddr).Port
-	closed := freePort(t)
+	closed := freeport.Port(t)
 	got := envHostPorts(map[string]string{
 		"A_COLLECTOR": "http://127.0.0.1:" + strconv.Itoa(open) + "/v1",
 		"B_BARE":      "localhost:" + strconv.Itoa(closed),
@@ -38,8 +38,6 @@ func TestEnvHostPorts(t *testing.T) {
 		t.Errorf("envHostPorts = %+v, want %+v", got, want)
 	}
 }
-
-func freePort(t *testing.T) int { return freeport.Port(t) }
 
 // TestEmulateReachesTheCollectorNamedInEnv is the README's "running your own function" as root:
 // the environments are isolated (a loopback of their own), yet the agent given

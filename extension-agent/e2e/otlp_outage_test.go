@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // watched sinks poke a channel at every consume, so a test can wait for a condition on what the
@@ -66,7 +67,7 @@ func TestFunctionOTelCrossesACollectorOutage(t *testing.T) {
 	const down, up = 80, 5
 	poked := make(chan struct{}, 1)
 	traces, logs, metrics := &watchedTraces{poke: poked}, &watchedLogs{poke: poked}, &watchedMetrics{poke: poked}
-	endpoint := freeAddr(t) // nothing listens there yet: connection refused
+	endpoint := freeport.Addr(t) // nothing listens there yet: connection refused
 
 	out := &logBuffer{}
 	sb, err := emulator.NewSandbox(emulator.SandboxConfig{

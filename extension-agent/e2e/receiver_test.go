@@ -74,7 +74,7 @@ func TestRealReceiverAcceptsWhatTheAgentSends(t *testing.T) {
 // stops it if the test did not.
 func startReceiver(t *testing.T, traces *consumertest.TracesSink, logs *consumertest.LogsSink, metrics *consumertest.MetricsSink) (string, func()) {
 	t.Helper()
-	endpoint := freeAddr(t)
+	endpoint := freeport.Addr(t)
 	var tc consumer.Traces
 	var lc consumer.Logs
 	var mc consumer.Metrics
@@ -89,11 +89,6 @@ func startReceiver(t *testing.T, traces *consumertest.TracesSink, logs *consumer
 	}
 	return endpoint, startReceiverAt(t, endpoint, tc, lc, mc)
 }
-
-// freeAddr returns a loopback address nothing listens on (yet): connections to it are refused
-// until the test starts a receiver there, and no other listener (the agent's OTLP port, say) is
-// given it meanwhile.
-func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 // startReceiverAt is startReceiver on a given endpoint, with any consumers.
 func startReceiverAt(t *testing.T, endpoint string, traces consumer.Traces, logs consumer.Logs, metrics consumer.Metrics) func() {

@@ -32,6 +32,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver"
 )
 
@@ -46,7 +47,7 @@ func TestTLSAndTokenEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writeTestPKI(t, dir)
 
-	endpoint := freeAddr(t)
+	endpoint := freeport.Addr(t)
 	f := lambdatelemetryreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*lambdatelemetryreceiver.Config)
 	cfg.NetAddr.Endpoint = endpoint

@@ -94,11 +94,11 @@ type Forwarder struct {
 	attempt   int
 	changed   chan struct{}
 
+	holding bool // HoldUntilSettled, until Settle
+
 	// The active invocation (its function lines carry no requestId) as the events taken so far
 	// left it; tracking once the listener reports transitions (AddTracked). The open batch
 	// records the state at its first event and every change after it.
-	holding bool // HoldUntilSettled, until Settle
-
 	active      string
 	tracking    bool
 	openActive  string

@@ -36,7 +36,7 @@ type Sink struct {
 func OTLPSink(t testing.TB) *Sink {
 	t.Helper()
 	s := &Sink{
-		Addr:    freeAddr(t),
+		Addr:    freeport.Addr(t),
 		Traces:  new(consumertest.TracesSink),
 		Logs:    new(consumertest.LogsSink),
 		Metrics: new(consumertest.MetricsSink),
@@ -138,10 +138,3 @@ func (n notifyMetrics) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) e
 	n.notify()
 	return err
 }
-
-// freeAddr is a loopback host:port reserved for the test (freeport): nothing else is given it.
-func freeAddr(t testing.TB) string { return freeport.Addr(t) }
-
-// FreeAddr is a loopback host:port for a component of the collector under test to listen on,
-// reserved for the rest of the test.
-func FreeAddr(t testing.TB) string { return freeAddr(t) }

@@ -108,10 +108,8 @@ func collectorYAML(cfg Config, shiftEndpoint, resource, consoleEndpoint string) 
 	}.YAML()
 }
 
-// collectorProcess is the azlens-collector child process.
-type collectorProcess struct{ *collectorproc.Process }
-
-func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, resource, consoleEndpoint string) (*collectorProcess, error) {
+// startCollector starts the run's azlens-collector and returns once its exporter answers.
+func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer, shiftEndpoint, resource, consoleEndpoint string) (*collectorproc.Process, error) {
 	yaml, err := collectorYAML(cfg, shiftEndpoint, resource, consoleEndpoint)
 	if err != nil {
 		return nil, err
@@ -125,12 +123,11 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 	if err != nil {
 		return nil, err
 	}
-	p := &collectorProcess{proc}
 	path := proc.ConfigPath()
 	// The bound only catches a collector that hangs: a busy machine can take minutes to start
 	// one, and its exit is noticed at once.
-	if err := p.waitReady(ctx, cfg.CollectorPorts.metricsURL(), 10*time.Minute); err != nil {
-		p.stop(context.Background())
+	if err := waitReady(ctx, proc, cfg.CollectorPorts.metricsURL(), 10*time.Minute); err != nil {
+		_ = proc.Stop(context.Background())
 		last := tail.String()
 		if strings.Contains(last, "address already in use") {
 			err = fmt.Errorf("%w: %w", errPortTaken, err)
@@ -140,7 +137,7 @@ func startCollector(ctx context.Context, cfg Config, work string, logs io.Writer
 		}
 		return nil, fmt.Errorf("collector (config %s): %w", path, err)
 	}
-	return p, nil
+	return proc, nil
 }
 
 // errPortTaken says the collector could not bind one of its ports.
@@ -175,7 +172,7 @@ func (w *tailWriter) String() string {
 
 // waitReady polls the Prometheus exporter until it answers: the pipeline is then built and every
 // receiver listening.
-func (p *collectorProcess) waitReady(ctx context.Context, url string, limit time.Duration) error {
+func waitReady(ctx context.Context, p *collectorproc.Process, url string, limit time.Duration) error {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	poll := time.NewTicker(100 * time.Millisecond)
@@ -199,9 +196,6 @@ func (p *collectorProcess) waitReady(ctx context.Context, url string, limit time
 		}
 	}
 }
-
-// stop sends SIGTERM (the collector drains its pipelines) and SIGKILL if ctx ends first.
-func (p *collectorProcess) stop(ctx context.Context) { _ = p.Stop(ctx) }
 
 // localAWSEnv is the collector's environment: the caller's, without its AWS settings, plus dummy
 // static credentials and a region. The zonalshift exporter calls the local region through the

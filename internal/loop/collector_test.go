@@ -45,7 +45,7 @@ func TestStartCollectorReportsATakenPort(t *testing.T) {
 	}
 	p, err := startCollector(context.Background(), cfg, t.TempDir(), io.Discard, "http://127.0.0.1:1", FunctionARN("hello"), "http://127.0.0.1:1/otlp")
 	if err == nil {
-		p.stop(context.Background())
+		_ = p.Stop(context.Background())
 		t.Fatal("the collector started on a taken port")
 	}
 	if !errors.Is(err, errPortTaken) {

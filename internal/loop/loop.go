@@ -24,6 +24,7 @@ import (
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/groundtruth"
 	"github.com/azlens/azlens/emulator/zonalshift"
+	"github.com/azlens/azlens/internal/collectorproc"
 	"github.com/azlens/azlens/internal/loadgen"
 )
 
@@ -240,7 +241,7 @@ type run struct {
 	region      *emulator.Region
 	frontDoor   *http.Server
 	addr        string
-	collector   *collectorProcess
+	collector   *collectorproc.Process
 	canaries    *canary.Runner
 	load        *loadgen.Generator
 	timeline    *timeline
@@ -325,7 +326,8 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		l.cfg.CollectorPorts = cfg.CollectorPorts
 		l.console.guards.url = cfg.CollectorPorts.metricsURL()
 	}
-	stops = append(stops, func(ctx context.Context) { l.collector.stop(ctx) })
+	// SIGTERM (the collector drains its pipelines), SIGKILL if ctx ends first.
+	stops = append(stops, func(ctx context.Context) { _ = l.collector.Stop(ctx) })
 	l.setCollectorConfig(work)
 
 	truth := groundtruth.New(cp.GroundTruth())

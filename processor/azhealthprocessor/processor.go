@@ -127,7 +127,7 @@ func (p *azhealthProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metri
 func (p *azhealthProcessor) observe(md pmetric.Metrics) {
 	now := time.Now()
 	var pt detector.Point
-	key := &p.scratch
+	sc := &p.scratch
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		rm := rms.At(i)
@@ -149,20 +149,20 @@ func (p *azhealthProcessor) observe(md pmetric.Metrics) {
 				m := ms.At(k)
 				switch {
 				case m.Name() == contract.MetricInvocations && m.Type() == pmetric.MetricTypeSum:
-					p.observeSum(now, &pt, key, m, detector.KindInvocations)
+					p.observeSum(now, &pt, sc, m, detector.KindInvocations)
 				case m.Name() == contract.MetricCanaryInvocations && m.Type() == pmetric.MetricTypeSum:
-					p.observeSum(now, &pt, key, m, detector.KindCanary)
+					p.observeSum(now, &pt, sc, m, detector.KindCanary)
 				case m.Name() == contract.MetricInvokeDuration && m.Type() == pmetric.MetricTypeHistogram:
-					p.observeHistogram(now, &pt, key, m, detector.KindDuration)
+					p.observeHistogram(now, &pt, sc, m, detector.KindDuration)
 				case m.Name() == contract.MetricCanaryDuration && m.Type() == pmetric.MetricTypeHistogram:
-					p.observeHistogram(now, &pt, key, m, detector.KindCanaryDuration)
+					p.observeHistogram(now, &pt, sc, m, detector.KindCanaryDuration)
 				}
 			}
 		}
 	}
 }
 
-func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *scratch, m pmetric.Metric, kind detector.Kind) {
+func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, sc *scratch, m pmetric.Metric, kind detector.Kind) {
 	sum := m.Sum()
 	// Deltas are taken here from cumulative counters; a delta-temporality
 	// sender would need a different path.
@@ -177,7 +177,7 @@ func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *s
 		}
 		pt.Kind = kind
 		pt.Outcome, _ = stringAttr(dp.Attributes(), contract.AttrOutcome)
-		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
+		pt.Series = seriesKey(sc, pt, m.Name(), dp.Attributes())
 		pt.Start = startTime(dp.StartTimestamp())
 		switch dp.ValueType() {
 		case pmetric.NumberDataPointValueTypeInt:
@@ -191,7 +191,7 @@ func (p *azhealthProcessor) observeSum(now time.Time, pt *detector.Point, key *s
 	}
 }
 
-func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, key *scratch, m pmetric.Metric, kind detector.Kind) {
+func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, sc *scratch, m pmetric.Metric, kind detector.Kind) {
 	h := m.Histogram()
 	if h.AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
 		return
@@ -204,17 +204,17 @@ func (p *azhealthProcessor) observeHistogram(now time.Time, pt *detector.Point, 
 		}
 		pt.Kind = kind
 		pt.Outcome, _ = stringAttr(dp.Attributes(), contract.AttrOutcome)
-		pt.Series = seriesKey(key, pt, m.Name(), dp.Attributes())
+		pt.Series = seriesKey(sc, pt, m.Name(), dp.Attributes())
 		pt.Start = startTime(dp.StartTimestamp())
 		pt.Count, pt.Sum = dp.Count(), dp.Sum()
-		key.bounds, key.buckets = key.bounds[:0], key.buckets[:0]
+		sc.bounds, sc.buckets = sc.bounds[:0], sc.buckets[:0]
 		for _, v := range dp.ExplicitBounds().All() {
-			key.bounds = append(key.bounds, v)
+			sc.bounds = append(sc.bounds, v)
 		}
 		for _, v := range dp.BucketCounts().All() {
-			key.buckets = append(key.buckets, v)
+			sc.buckets = append(sc.buckets, v)
 		}
-		pt.Bounds, pt.Buckets = key.bounds, key.buckets
+		pt.Bounds, pt.Buckets = sc.bounds, sc.buckets
 		p.det.Observe(now, pt)
 	}
 }

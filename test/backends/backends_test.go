@@ -17,6 +17,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/internal/loop"
 )
 
@@ -86,8 +87,8 @@ func TestRealBackends(t *testing.T) {
 	j := startJaeger(t)
 	vl := startVictoriaLogs(t)
 
-	listen := freeAddr(t)
-	ports := loop.Ports{Telemetry: freePort(t), OTLP: freePort(t), Prometheus: freePort(t)}
+	listen := freeport.Addr(t)
+	ports := loop.Ports{Telemetry: freeport.Port(t), OTLP: freeport.Port(t), Prometheus: freeport.Port(t)}
 	prom := startPrometheus(t, map[string]string{
 		"azlens-collector": fmt.Sprintf("127.0.0.1:%d", ports.Prometheus),
 		"azlens-emulator":  listen,

@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/azlens/azlens/internal/freeport"
 )
 
 // pollEvery is the period of every condition poll; each poll has its own failure deadline.
@@ -42,10 +40,6 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, 
 
 // httpClient keeps no idle connection, so nothing of it outlives the test (goleak).
 var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-
-func freeAddr(t *testing.T) string { return freeport.Addr(t) }
-
-func freePort(t *testing.T) int { return freeport.Port(t) }
 
 // get GETs url and returns its status and body (status 0 and the error when it did not answer).
 func get(url string) (int, []byte) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // jaeger is a real Jaeger v2 with its in-memory store, on free loopback ports.
@@ -20,7 +22,7 @@ type jaeger struct {
 
 func startJaeger(t *testing.T) *jaeger {
 	t.Helper()
-	j := &jaeger{otlp: freeAddr(t), query: "http://" + freeAddr(t)}
+	j := &jaeger{otlp: freeport.Addr(t), query: "http://" + freeport.Addr(t)}
 	cfg := filepath.Join(t.TempDir(), "jaeger.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`service:
   extensions: [jaeger_storage, jaeger_query]
@@ -57,7 +59,7 @@ processors:
 exporters:
   jaeger_storage_exporter:
     trace_storage: mem
-`, j.query[len("http://"):], freeAddr(t), j.otlp))
+`, j.query[len("http://"):], freeport.Addr(t), j.otlp))
 	j.child = startChild(t, "jaeger", jaegerPath, nil, "--config", cfg)
 	j.waitHTTP(t, j.query+"/api/services")
 	return j

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // prometheus is the real Prometheus server scraping every second.
@@ -31,7 +33,7 @@ scrape_configs:
 		cfg += fmt.Sprintf("  - job_name: %s\n    static_configs:\n      - targets: ['%s']\n", job, target)
 	}
 	writeFile(t, filepath.Join(dir, "prometheus.yml"), cfg)
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	p := &prometheus{base: "http://" + addr}
 	p.child = startChild(t, "prometheus", promPath, nil,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // TestDeployConfigAgainstBackends runs the shipped deploy/collector/config.yaml with every address
@@ -16,12 +18,12 @@ import (
 func TestDeployConfigAgainstBackends(t *testing.T) {
 	j := startJaeger(t)
 	vl := startVictoriaLogs(t)
-	telemetry := freePort(t)
+	telemetry := freeport.Port(t)
 	c := startChild(t, "azlens-collector", collectorPath, []string{
-		"AZLENS_RECEIVER_ENDPOINT=" + freeAddr(t),
+		"AZLENS_RECEIVER_ENDPOINT=" + freeport.Addr(t),
 		"AZLENS_JAEGER_OTLP_ENDPOINT=" + j.otlp,
 		"AZLENS_LOKI_ENDPOINT=" + vl.base + "/insert",
-		"AZLENS_PROMETHEUS_ENDPOINT=" + freeAddr(t),
+		"AZLENS_PROMETHEUS_ENDPOINT=" + freeport.Addr(t),
 		"AZLENS_COLLECTOR_TELEMETRY_HOST=127.0.0.1",
 		fmt.Sprintf("AZLENS_COLLECTOR_TELEMETRY_PORT=%d", telemetry),
 	}, "--config", filepath.Join(repoRoot, "deploy", "collector", "config.yaml"))

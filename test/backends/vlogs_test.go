@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"testing"
+
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // victoriaLogs is a real VictoriaLogs, which takes the Loki push protocol at
@@ -21,7 +23,7 @@ type victoriaLogs struct {
 
 func startVictoriaLogs(t *testing.T) *victoriaLogs {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	v := &victoriaLogs{base: "http://" + addr}
 	v.child = startChild(t, "victoria-logs", vlogsPath, nil,
 		"-httpListenAddr="+addr,

@@ -26,6 +26,7 @@ import (
 	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/internal/collectorconf"
 	"github.com/azlens/azlens/internal/e2etest"
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 const (
@@ -75,7 +76,7 @@ func TestFullLoop(t *testing.T) {
 
 	// The real collector: lambdatelemetry → batch → otlp_grpc (traces, logs); metrics → Prometheus
 	// exporter.
-	receiverAddr, exporterAddr := e2etest.FreeAddr(t), e2etest.FreeAddr(t)
+	receiverAddr, exporterAddr := freeport.Addr(t), freeport.Addr(t)
 	cfg, err := collectorconf.Config{
 		Telemetry:    receiverAddr,
 		BatchTimeout: 100 * time.Millisecond,
@@ -92,7 +93,7 @@ func TestFullLoop(t *testing.T) {
 	// and the exporter serves /metrics.
 
 	// The real Prometheus server, scraping the collector's exporter every second.
-	promAddr := e2etest.FreeAddr(t)
+	promAddr := freeport.Addr(t)
 	promCfg := filepath.Join(work, "prometheus.yml")
 	writeFile(t, promCfg, fmt.Sprintf(`global:
   scrape_interval: 1s

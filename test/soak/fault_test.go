@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/azlens/azlens/emulator"
-	"github.com/azlens/azlens/internal/e2etest"
+	"github.com/azlens/azlens/internal/freeport"
 )
 
 // invocationsPerZone is the CI scale (3 × 120); AZLENS_SOAK_INVOCATIONS_TOTAL=N spreads at least
@@ -72,7 +72,7 @@ func TestFaultSoak(t *testing.T) {
 	defer cancel()
 
 	sink := startSink(t)
-	collectorAddr := e2etest.FreeAddr(t)
+	collectorAddr := freeport.Addr(t)
 	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, t.TempDir(), collectorAddr, sink.Addr)}
 	col.start()
 	proxy := startProxy(t, collectorAddr)

@@ -28,6 +28,7 @@ import (
 	"github.com/azlens/azlens/emulator/emulatortest"
 	"github.com/azlens/azlens/internal/contract"
 	"github.com/azlens/azlens/internal/e2etest"
+	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/internal/testbin"
 )
 
@@ -407,7 +408,7 @@ func TestForcedDropsAreCounted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	sink := startSink(t)
-	collectorAddr := e2etest.FreeAddr(t)
+	collectorAddr := freeport.Addr(t)
 	col := &collector{t: t, config: fmt.Sprintf(collectorConfig, t.TempDir(), collectorAddr, sink.Addr)}
 	proxy := startProxy(t, collectorAddr)
 	proxy.setMode(modeRefuse) // the collector is not there yet
