@@ -218,8 +218,8 @@ func (n *envNamespace) dial(ctx context.Context, network, addr string) (c net.Co
 	return c, err
 }
 
-// start starts cmd (with childproc.Start: own process group, Pdeathsig) inside the environment's
-// namespaces: forked from the namespace's thread, or entering the holder's namespaces with nsenter.
+// start starts cmd (own process group, Pdeathsig) inside the environment's namespaces: forked from
+// the namespace's thread (childproc.StartHere), or entering the holder's namespaces with nsenter.
 func (n *envNamespace) start(cmd *exec.Cmd) (err error) {
 	if n.holder != nil {
 		if err := n.holder.enter(cmd); err != nil {
@@ -227,7 +227,7 @@ func (n *envNamespace) start(cmd *exec.Cmd) (err error) {
 		}
 		return childproc.Start(cmd)
 	}
-	if derr := n.do(func() { err = childproc.Start(cmd) }); derr != nil {
+	if derr := n.do(func() { err = childproc.StartHere(cmd) }); derr != nil {
 		return derr
 	}
 	return err

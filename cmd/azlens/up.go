@@ -24,7 +24,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("azlens up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c upConfig
-	var azs, timing, summaryPath string
+	var azs, timing, summaryPath, network string
 	fs.StringVar(&c.Function, "function", "", "function bootstrap executable (default: the sample function next to azlens)")
 	fs.StringVar(&c.Agent, "agent", "", "azlens-agent executable (default: next to azlens)")
 	fs.StringVar(&c.AgentLayer, "agent-layer", "", "azlens-agent layer zip (`make layer`), run from each environment's /opt/extensions instead of --agent")
@@ -45,11 +45,12 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.TracesEndpoint, "traces-endpoint", "", "send traces over OTLP/gRPC to this host:port, e.g. Jaeger's localhost:4317 (default: discard)")
 	fs.StringVar(&c.LogsEndpoint, "logs-endpoint", "", "send logs to this Loki push API base URL, e.g. http://localhost:9428/insert for VictoriaLogs (default: discard)")
 	fs.IntVar(&c.CollectorPorts.Prometheus, "prometheus-port", 0, "the collector's Prometheus exporter port on 127.0.0.1, for a Prometheus to scrape (default: a free port)")
+	fs.StringVar(&network, "network", "auto", "environment network: isolated (a network and mount namespace each, as on Lambda; Linux as root or with unprivileged user namespaces), shared (the host's loopback), or auto (isolated where possible)")
 	verbose := fs.Bool("verbose", false, "copy function, extension and collector output to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := c.checkUp(&upFlags{azs: azs, timing: timing, summaryPath: &summaryPath}, setFlags(fs)); err != nil {
+	if err := c.checkUp(&upFlags{azs: azs, timing: timing, network: network, summaryPath: &summaryPath}, setFlags(fs)); err != nil {
 		return err
 	}
 	if *verbose {
@@ -138,8 +139,8 @@ type upConfig struct{ loop.Config }
 
 // upFlags are the flags of `azlens up` that are not loop configuration as given.
 type upFlags struct {
-	azs, timing string
-	summaryPath *string
+	azs, timing, network string
+	summaryPath          *string
 }
 
 // checkUp checks every flag of `azlens up` and their combinations, resolves the path flags (and
@@ -157,6 +158,9 @@ func (c *upConfig) checkUp(f *upFlags, set map[string]bool) error {
 	}
 	if c.EnvsPerZone < 1 {
 		return usagef("--envs-per-az must be at least 1, got %d", c.EnvsPerZone)
+	}
+	if c.Network, err = networkMode(f.network); err != nil {
+		return err
 	}
 	if err := positiveNumber("rate", c.Rate); err != nil {
 		return err

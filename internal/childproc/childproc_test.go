@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/azlens/azlens/internal/childproc/proctest"
 )
@@ -178,5 +180,75 @@ func TestCleanIgnoresGarbage(t *testing.T) {
 	clean(strings.NewReader("+ 0\n+ -1\n+ x\n- \nbogus\n\ndir " + victim + "\n"))
 	if _, err := os.Stat(victim); !os.IsNotExist(err) {
 		t.Errorf("scratch folder still there: %v", err)
+	}
+}
+
+// TestStartOutlivesALockedThreadThatEnds: the parent-death signal watches the thread that forked
+// the child. A goroutine that locks its thread and returns ends that thread (the emulator's
+// namespace threads do, at every environment's end). A child started with Start from such a
+// goroutine lives on; one started there with cmd.Start is killed, which is what the spawner
+// prevents (azlens up's collector died this way when the first environment's namespace probe
+// ended on the thread that had forked it).
+func TestStartOutlivesALockedThreadThatEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		start      func(*exec.Cmd) error
+		wantKilled bool
+	}{
+		{"Start", Start, false},
+		{"cmd.Start", func(c *exec.Cmd) error { Prepare(c); return c.Start() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			child := exec.Command(os.Args[0])
+			child.Env = append(os.Environ(), helperEnv+"=block")
+			stdin, err := child.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var thread int
+			for thread == 0 {
+				started := make(chan error, 1)
+				go func() {
+					runtime.LockOSThread()
+					if unix.Gettid() == os.Getpid() {
+						// Go never ends the main thread, so the test needs another one.
+						runtime.UnlockOSThread()
+						close(started)
+						return
+					}
+					thread = unix.Gettid()
+					started <- tc.start(child) // still locked: this thread ends with the goroutine
+				}()
+				if err := <-started; err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer KillGroup(child.Process.Pid)
+			waitGone(t, fmt.Sprintf("/proc/self/task/%d", thread))
+			stdin.Close()
+			err = child.Wait()
+			killed := err != nil && strings.Contains(err.Error(), "killed")
+			if killed != tc.wantKilled {
+				t.Errorf("child started with %s after its starting thread ended: %v, want killed %v", tc.name, err, tc.wantKilled)
+			}
+		})
+	}
+}
+
+// waitGone waits until path no longer exists (a thread's /proc entry goes once it has exited).
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.After(time.Minute)
+	for {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-limit:
+			t.Fatalf("%s still there after a minute", path)
+		}
 	}
 }

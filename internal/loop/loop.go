@@ -67,6 +67,11 @@ type Config struct {
 	Listen string
 	// CollectorPorts are where the collector listens. Zero ports are chosen free.
 	CollectorPorts Ports
+	// Network is how each execution environment is networked. Zero is the host's shared loopback;
+	// `azlens up` passes emulator.NetworkAuto: a network and mount namespace per environment where
+	// the host allows it, as on Lambda, with the collector's telemetry port forwarded inside so
+	// the agents reach it at the same 127.0.0.1 address.
+	Network emulator.Network
 	// autoPorts marks the CollectorPorts (in Ports.all's order) that azlens chose.
 	autoPorts [3]bool
 	// TracesEndpoint is an OTLP/gRPC host:port (Jaeger's :4317) the collector sends traces to.
@@ -344,7 +349,8 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 				"AZLENS_COLLECTOR_ENDPOINT": fmt.Sprintf("http://127.0.0.1:%d", cfg.CollectorPorts.Telemetry),
 			},
 		},
-		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log},
+		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log,
+			Network: cfg.Network, HostPorts: []int{cfg.CollectorPorts.Telemetry}},
 		Observe: func(o emulator.Outcome) {
 			truth.Observe(o)
 			if cfg.Observe != nil {

@@ -80,13 +80,13 @@ func startChild(t *testing.T, name, bin string, args ...string) *child {
 	c.cmd.Stdout, c.cmd.Stderr = f, f
 	// Its own process group, and SIGKILL when the test binary dies: a test that panics on
 	// -timeout runs no cleanup, and a Prometheus left behind fails CI's no-daemon check.
-	childproc.Prepare(c.cmd)
-	if err := c.cmd.Start(); err != nil {
+	if err := childproc.Start(c.cmd); err != nil {
 		f.Close()
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
 		c.err = c.cmd.Wait()
+		childproc.KillGroup(c.cmd.Process.Pid)
 		f.Close()
 		close(c.done)
 	}()
