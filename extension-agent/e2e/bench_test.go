@@ -19,14 +19,20 @@ import (
 // measured in the same run, alternating between them.
 
 func benchSandbox(b *testing.B, ext string, env map[string]string) *emulator.Sandbox {
+	return processSandbox(b, "bench", functionPath, ext, env)
+}
+
+// processSandbox is a process-mode sandbox running the function at path beside ext (none when
+// empty).
+func processSandbox(b *testing.B, name, path, ext string, env map[string]string) *emulator.Sandbox {
 	b.Helper()
 	var exts []emulator.Extension
 	if ext != "" {
 		exts = []emulator.Extension{&emulator.ProcessExtension{Path: ext}}
 	}
 	sb, err := emulator.NewSandbox(emulator.SandboxConfig{Function: emulator.Function{
-		Name: "bench", Timeout: 10 * time.Second, Env: env,
-		Runtime:    &emulator.ProcessRuntime{Path: functionPath},
+		Name: name, Timeout: 10 * time.Second, Env: env,
+		Runtime:    &emulator.ProcessRuntime{Path: path},
 		Extensions: exts,
 	}})
 	if err != nil {

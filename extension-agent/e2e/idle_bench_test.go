@@ -63,20 +63,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 
 // helloSandbox is a process-mode sandbox running examples/hello beside ext (none when empty).
 func helloSandbox(b *testing.B, ext string, env map[string]string) *emulator.Sandbox {
-	b.Helper()
-	var exts []emulator.Extension
-	if ext != "" {
-		exts = []emulator.Extension{&emulator.ProcessExtension{Path: ext}}
-	}
-	sb, err := emulator.NewSandbox(emulator.SandboxConfig{Function: emulator.Function{
-		Name: "hello", Timeout: 10 * time.Second, Env: env,
-		Runtime:    &emulator.ProcessRuntime{Path: helloPath},
-		Extensions: exts,
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return sb
+	return processSandbox(b, "hello", helloPath, ext, env)
 }
 
 // procKB reads the memory figures of /proc/pid/status the benchmark reports (kB); a figure the
