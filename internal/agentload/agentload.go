@@ -35,15 +35,54 @@ const SpansPerInvocation = 5
 // EventsPerInvocation is the Telemetry API events of one invocation in a batch.
 const EventsPerInvocation = 3 + LinesPerInvocation
 
-const idMark, seqMark = "IIIIIIIIIIII", "SSSSSSSSSSSS"
+// IDMark is the fixed-width place of a request id's last 12 digits in a Template's events: every
+// batch gets new ones. SeqMark is the place of the agent's seq.
+const IDMark, SeqMark = "IIIIIIIIIIII", "SSSSSSSSSSSS"
+
+// Template is an agent batch body (wire format version 1) with fixed-width places for its seq and
+// its request ids, patched in each batch so that no batch is a retry and every invocation is new.
+type Template struct {
+	body   []byte
+	ids    []int // offsets of the IDMarks, the same number per invocation
+	perInv int
+	seqAt  int
+	seq    int64
+}
+
+// NewTemplate makes a template of the events of invocations invocations (each writes its request
+// id as some prefix followed by IDMark) under the environment's resource.
+func NewTemplate(invocations int, events []string, resource map[string]any) *Template {
+	res, _ := json.Marshal(resource)
+	body := `{"resource":` + string(res) + `,"agent":{"name":"azlens-agent","version":"0.1.0","seq":` + SeqMark +
+		`,"events_received":1000,"events_forwarded":1000,"batches_sent":10},"events":[` + strings.Join(events, ",") + `]}`
+	t := &Template{body: []byte(body), seqAt: strings.Index(body, SeqMark)}
+	for off := 0; ; {
+		i := strings.Index(body[off:], IDMark)
+		if i < 0 {
+			break
+		}
+		t.ids = append(t.ids, off+i)
+		off += i + len(IDMark)
+	}
+	t.perInv = max(1, len(t.ids)/max(1, invocations))
+	return t
+}
+
+// Next returns a new batch body: the next seq and new request ids.
+func (t *Template) Next() []byte {
+	t.seq++
+	body := append([]byte(nil), t.body...)
+	copy(body[t.seqAt:], fmt.Sprintf("%-12d", t.seq))
+	for k, off := range t.ids {
+		copy(body[off:], fmt.Sprintf("%012d", t.seq*1_000_000+int64(k/t.perInv)))
+	}
+	return body
+}
 
 // Generator makes batches of a fixed number of invocations for one execution environment.
 type Generator struct {
+	*Template
 	invocations int
-	body        []byte
-	ids         []int // offsets of the 12-digit request-id counters, LinesPerInvocation+3 per invocation
-	seqAt       int
-	seq         int64
 }
 
 // New returns a generator of batches of invocations invocations for the environment instance
@@ -51,7 +90,7 @@ type Generator struct {
 func New(invocations int, instance, zone string) *Generator {
 	var ev []string
 	for range invocations {
-		id := "6f7f0961-5f8a-4b1e-9f2c-" + idMark
+		id := "6f7f0961-5f8a-4b1e-9f2c-" + IDMark
 		trace := `"tracing":{"spanId":"54565fb41ac79632","type":"X-Amzn-Trace-Id","value":"Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1"}`
 		ev = append(ev, `{"time":"2026-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"`+id+`","version":"$LATEST",`+trace+`}}`)
 		for i, n := range LineSizes {
@@ -62,19 +101,7 @@ func New(invocations int, instance, zone string) *Generator {
 			`{"time":"2026-03-01T10:00:00.020Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":20.5,"producedBytes":15},"spans":[{"name":"responseLatency","start":"2026-03-01T10:00:00.000Z","durationMs":18.2},{"name":"responseDuration","start":"2026-03-01T10:00:00.018Z","durationMs":0.3}],`+trace+`}}`,
 			`{"time":"2026-03-01T10:00:00.022Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":22.0,"billedDurationMs":23,"memorySizeMB":128,"maxMemoryUsedMB":61}}}`)
 	}
-	res, _ := json.Marshal(Resource(instance, zone))
-	body := `{"resource":` + string(res) + `,"agent":{"name":"azlens-agent","version":"0.1.0","seq":` + seqMark +
-		`,"events_received":1000,"events_forwarded":1000,"batches_sent":10},"events":[` + strings.Join(ev, ",") + `]}`
-	g := &Generator{invocations: invocations, body: []byte(body), seqAt: strings.Index(body, seqMark)}
-	for off := 0; ; {
-		i := strings.Index(body[off:], idMark)
-		if i < 0 {
-			break
-		}
-		g.ids = append(g.ids, off+i)
-		off += i + len(idMark)
-	}
-	return g
+	return &Generator{Template: NewTemplate(invocations, ev, Resource(instance, zone)), invocations: invocations}
 }
 
 // Resource is the environment's resource as the agent sends it.
@@ -101,18 +128,6 @@ func (g *Generator) Events() int { return g.invocations * EventsPerInvocation }
 
 // Invocations is the number of invocations in one batch.
 func (g *Generator) Invocations() int { return g.invocations }
-
-// Next returns a new batch body: the next seq and new request ids.
-func (g *Generator) Next() []byte {
-	g.seq++
-	body := append([]byte(nil), g.body...)
-	copy(body[g.seqAt:], fmt.Sprintf("%-12d", g.seq))
-	perInv := len(g.ids) / g.invocations
-	for k, off := range g.ids {
-		copy(body[off:], fmt.Sprintf("%012d", g.seq*1_000_000+int64(k/perInv)))
-	}
-	return body
-}
 
 // OTLP returns the same invocations as OTLP/HTTP protobuf request bodies: the spans and the log
 // records the receiver would make of one batch, under the environment's resource.

@@ -3,13 +3,10 @@ package lambdatelemetryreceiver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/azlens/azlens/internal/agentload"
 	"github.com/azlens/azlens/processor/azhealthprocessor"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
@@ -127,7 +125,7 @@ func BenchmarkB3Pipeline(b *testing.B) {
 	// Warm up every path (connections, correlation tables, pools).
 	for _, p := range paths {
 		for range 3 {
-			post(p.url, p.gen.next())
+			post(p.url, p.gen.Next())
 		}
 	}
 
@@ -215,20 +213,16 @@ func b3StartReceiver(b *testing.B, traces consumer.Traces, logs consumer.Logs, m
 // (6n events). Every batch gets the next seq and fresh request ids, patched
 // into fixed-width places of one template.
 type b3Gen struct {
-	body   []byte
-	ids    []int // offsets of 12-digit request-id counters
-	seqAt  int   // offset of the 12-character (space-padded) seq
-	seq    int64
+	*agentload.Template
 	events int
 	// reuse allows batch to repeat bodies.
 	reuse bool
 }
 
 func newB3Gen(n int, instance string) *b3Gen {
-	const idMark, seqMark = "IIIIIIIIIIII", "SSSSSSSSSSSS"
 	var ev []string
 	for range n {
-		id := "6f7f0961-5f8a-4b1e-9f2c-" + idMark
+		id := "6f7f0961-5f8a-4b1e-9f2c-" + agentload.IDMark
 		ev = append(ev,
 			`{"time":"2026-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"`+id+`","version":"$LATEST","tracing":{"spanId":"54565fb41ac79632","type":"X-Amzn-Trace-Id","value":"Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1"}}}`,
 			`{"time":"2026-03-01T10:00:00.001Z","type":"function","record":"2026-03-01T10:00:00.001Z\t`+id+`\tINFO\tprocessing order o-42 for customer c-7\n"}`,
@@ -238,37 +232,7 @@ func newB3Gen(n int, instance string) *b3Gen {
 			`{"time":"2026-03-01T10:00:00.022Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":22.0,"billedDurationMs":23,"memorySizeMB":128,"maxMemoryUsedMB":61}}}`,
 		)
 	}
-	res, _ := json.Marshal(map[string]any{
-		"cloud.provider": "aws", "cloud.platform": "aws_lambda", "cloud.region": "us-east-1",
-		"cloud.account.id": "123456789012", "cloud.availability_zone": "use1-az1",
-		"faas.name": "fn", "faas.version": "$LATEST", "faas.instance": instance, "faas.max_memory": 134217728,
-	})
-	body := `{"resource":` + string(res) + `,"agent":{"name":"azlens-agent","version":"0.1.0","seq":` + seqMark +
-		`,"events_received":1000,"events_forwarded":1000,"batches_sent":10},"events":[` + strings.Join(ev, ",") + `]}`
-	g := &b3Gen{body: []byte(body), events: len(ev), seqAt: strings.Index(body, seqMark)}
-	for off := 0; ; {
-		i := strings.Index(body[off:], idMark)
-		if i < 0 {
-			break
-		}
-		g.ids = append(g.ids, off+i)
-		off += i + len(idMark)
-	}
-	return g
-}
-
-// next returns a new body: seq+1 and new request ids (each invocation's id
-// appears several times in a batch).
-func (g *b3Gen) next() []byte {
-	g.seq++
-	body := slices.Clone(g.body)
-	copy(body[g.seqAt:], fmt.Sprintf("%-12d", g.seq))
-	perInv := len(g.ids) / (g.events / 6)
-	for k, off := range g.ids {
-		id := g.seq*1_000_000 + int64(k/perInv)
-		copy(body[off:], fmt.Sprintf("%012d", id))
-	}
-	return body
+	return &b3Gen{Template: agentload.NewTemplate(n, ev, agentload.Resource(instance, "use1-az1")), events: len(ev)}
 }
 
 // batch returns n bodies; those of the http path (which keeps no state)
@@ -280,7 +244,7 @@ func (g *b3Gen) batch(n int) [][]byte {
 			bodies[k] = bodies[k%8]
 			continue
 		}
-		bodies[k] = g.next()
+		bodies[k] = g.Next()
 	}
 	return bodies
 }
