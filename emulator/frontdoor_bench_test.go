@@ -16,7 +16,7 @@ import (
 
 // benchFrontDoor measures the whole Invoke API round trip — HTTP to the front door, router, an
 // environment's Runtime API, the function, and back — against the same handler called directly
-// (directLatencies), in the same run.
+// (emulatortest.DirectLatencies), in the same run.
 func benchFrontDoor(b *testing.B, fn Function) {
 	fn.Name = "bench"
 	region, err := NewRegion(RegionConfig{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
@@ -32,12 +32,12 @@ func benchFrontDoor(b *testing.B, fn Function) {
 	url := srv.URL + "/2015-03-31/functions/bench/invocations"
 	client := srv.Client()
 
-	ref := directLatencies(b, max(b.N, 1000))
+	ref := emulatortest.DirectLatencies(b, max(b.N, 1000))
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		resp, err := client.Post(url, "application/json", bytes.NewReader(benchPayload))
+		resp, err := client.Post(url, "application/json", bytes.NewReader(emulatortest.BenchPayload))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -49,8 +49,8 @@ func benchFrontDoor(b *testing.B, fn Function) {
 		}
 	}
 	b.StopTimer()
-	p50, p99 := percentile(lat, 0.5), percentile(lat, 0.99)
-	r50, r99 := percentile(ref, 0.5), percentile(ref, 0.99)
+	p50, p99 := emulatortest.Percentile(lat, 0.5), emulatortest.Percentile(lat, 0.99)
+	r50, r99 := emulatortest.Percentile(ref, 0.5), emulatortest.Percentile(ref, 0.99)
 	b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(p99.Nanoseconds()), "p99-ns")
 	b.ReportMetric(float64(r50.Nanoseconds()), "direct-p50-ns")
@@ -59,7 +59,7 @@ func benchFrontDoor(b *testing.B, fn Function) {
 }
 
 func BenchmarkFrontDoorInProcess(b *testing.B) {
-	benchFrontDoor(b, Function{Runtime: &InProcessRuntime{Handler: echoHandler}})
+	benchFrontDoor(b, Function{Runtime: &InProcessRuntime{Handler: emulatortest.EchoHandler}})
 }
 
 func BenchmarkFrontDoorProcess(b *testing.B) {
@@ -74,7 +74,7 @@ func BenchmarkFrontDoorProcess(b *testing.B) {
 // mode, 3 zones × 4 environments, as many concurrent callers as environments.
 func BenchmarkFrontDoorThroughput(b *testing.B) {
 	region, err := NewRegion(RegionConfig{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
-		Function: Function{Name: "bench", Runtime: &InProcessRuntime{Handler: echoHandler}}})
+		Function: Function{Name: "bench", Runtime: &InProcessRuntime{Handler: emulatortest.EchoHandler}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func BenchmarkFrontDoorThroughput(b *testing.B) {
 	for range 12 {
 		wg.Go(func() {
 			for next.Add(1) <= n {
-				resp, err := client.Post(url, "application/json", bytes.NewReader(benchPayload))
+				resp, err := client.Post(url, "application/json", bytes.NewReader(emulatortest.BenchPayload))
 				if err != nil {
 					failed.Add(1)
 					continue

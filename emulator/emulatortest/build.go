@@ -1,7 +1,8 @@
 // Package emulatortest builds the emulator's real test binaries for other packages' tests: an
 // aws-lambda-go function (emulator/testdata/function) and an external extension
 // (emulator/testdata/extension). Build once per test binary (in TestMain or a sync.Once) — a build
-// takes seconds.
+// takes seconds. It also holds what the benchmarks of the emulator and of emulator/region share
+// (bench.go): the echo handler and the direct-call reference they are measured against.
 package emulatortest
 
 import (
