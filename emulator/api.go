@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// This file is the emulator's public contract: the region, the front door, the CLI and the tests of
-// the agent and the collector build on these names. Change them only together with their callers.
+// This file is the emulator's public contract: the region and its front door (emulator/region),
+// the CLI and the tests of the agent and the collector build on these names. Change them only
+// together with their callers.
 
 // Function is the code and configuration of one Lambda function, the same in every sandbox.
 type Function struct {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/internal/loop"
 )
 
@@ -224,7 +225,7 @@ func configAsUsage(err error) error { return usagef("%s", configFlags.Replace(er
 var functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // regionConfig turns the flags into the emulator's configuration.
-func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) emulator.RegionConfig {
+func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) region.Config {
 	name := c.name
 	if name == "" {
 		name = filepath.Base(c.function)
@@ -253,7 +254,7 @@ func (c *emulateConfig) regionConfig(stderr io.Writer, log *slog.Logger) emulato
 	if !c.quiet {
 		sb.LogOutput = stderr
 	}
-	return emulator.RegionConfig{
+	return region.Config{
 		Zones:       splitZones(c.azs),
 		EnvsPerZone: c.envsPerAZ,
 		Function:    fn,
@@ -283,30 +284,30 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// router's weights, the applied shift, the injected faults) on the front door's GET /metrics.
 	truth := groundtruth.New(cp.GroundTruth())
 	rc.Observe = truth.Observe
-	region, err := emulator.NewRegion(rc)
+	reg, err := region.New(rc)
 	if err != nil {
-		// NewRegion only checks the configuration, which is the flags: a usage error, named as a flag.
+		// region.New only checks the configuration, which is the flags: a usage error, named as a flag.
 		return configAsUsage(err)
 	}
-	fd := emulator.NewFrontDoor(log, region)
+	fd := region.NewFrontDoor(log, reg)
 	cp.Serve(fd)
 	fd.Handle("GET /metrics", truth.Handler())
 	srv, err := serveFrontDoor(c.listen, fd)
 	if err != nil {
-		_ = region.Shutdown(context.Background())
+		_ = reg.Shutdown(context.Background())
 		return err
 	}
-	if err := region.Start(ctx); err != nil {
-		shutdownAll(region, srv, c.shutdownMax)
+	if err := reg.Start(ctx); err != nil {
+		shutdownAll(reg, srv, c.shutdownMax)
 		return err
 	}
 	fmt.Fprintf(stdout, "azlens emulate: function %q in %s (%d environment(s) per zone)\n",
-		region.FunctionName(), c.azs, c.envsPerAZ)
+		reg.FunctionName(), c.azs, c.envsPerAZ)
 	fmt.Fprintf(stdout, "Invoke API listening on http://%s  (aws lambda invoke --endpoint-url http://%s --function-name %s out.json)\n",
-		srv.addr, srv.addr, region.FunctionName())
+		srv.addr, srv.addr, reg.FunctionName())
 	fmt.Fprintf(stdout, "ARC zonal shift and FIS on the same endpoint; the function's ARC resource is %s\n"+
 		"  (aws arc-zonal-shift start-zonal-shift --endpoint-url http://%s --resource-identifier %s --away-from %s --expires-in 30m --comment drill)\n",
-		cp.Resource(), srv.addr, cp.Resource(), region.Zones()[0])
+		cp.Resource(), srv.addr, cp.Resource(), reg.Zones()[0])
 	for _, r := range c.envPorts {
 		if r.listening {
 			fmt.Fprintf(stdout, "  --env %s names 127.0.0.1:%d, where a host process listens: isolated environments reach it there too\n", r.key, r.port)
@@ -314,13 +315,13 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "  --env %s names 127.0.0.1:%d, where nothing on the host listened at start: an isolated environment reaches a host process there only with --host-port %d\n", r.key, r.port, r.port)
 		}
 	}
-	for _, sb := range region.Environments() {
+	for _, sb := range reg.Environments() {
 		fmt.Fprintf(stdout, "  environment %s: AWS_LAMBDA_RUNTIME_API=%s\n", sb.ID(), sb.APIAddr())
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "azlens emulate: shutting down (SHUTDOWN spindown)")
-	err = shutdownAll(region, srv, c.shutdownMax)
-	for _, sb := range region.Environments() {
+	err = shutdownAll(reg, srv, c.shutdownMax)
+	for _, sb := range reg.Environments() {
 		fmt.Fprintln(stdout, "  "+sb.Summary().String())
 	}
 	return err
@@ -330,11 +331,11 @@ func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 type frontDoorServer struct {
 	addr string
 	srv  *http.Server
-	fd   *emulator.FrontDoor
+	fd   *region.FrontDoor
 	done chan error
 }
 
-func serveFrontDoor(addr string, fd *emulator.FrontDoor) (*frontDoorServer, error) {
+func serveFrontDoor(addr string, fd *region.FrontDoor) (*frontDoorServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
@@ -351,7 +352,7 @@ func serveFrontDoor(addr string, fd *emulator.FrontDoor) (*frontDoorServer, erro
 
 // shutdownAll stops taking requests, lets in-flight ones finish, then shuts every environment
 // down (SHUTDOWN spindown, budgets honoured).
-func shutdownAll(region *emulator.Region, s *frontDoorServer, max time.Duration) error {
+func shutdownAll(reg *region.Region, s *frontDoorServer, max time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), max)
 	defer cancel()
 	var errs []error
@@ -364,7 +365,7 @@ func shutdownAll(region *emulator.Region, s *frontDoorServer, max time.Duration)
 		}
 		_ = s.fd.Wait(ctx)
 	}
-	if err := region.Shutdown(ctx); err != nil {
+	if err := reg.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

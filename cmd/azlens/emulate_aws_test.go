@@ -21,7 +21,7 @@ import (
 	arc "github.com/aws/aws-sdk-go-v2/service/arczonalshift"
 	"github.com/aws/aws-sdk-go-v2/service/arczonalshift/types"
 
-	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/internal/awsclitest"
 )
 
@@ -122,7 +122,7 @@ func invoke(t *testing.T, endpoint, zone string) (servedBy, functionError string
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, endpoint+"/2015-03-31/functions/hello/invocations", strings.NewReader(`{"name":"ada"}`))
 	if zone != "" {
-		req.Header.Set(emulator.ZoneHeader, zone)
+		req.Header.Set(region.ZoneHeader, zone)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -133,7 +133,7 @@ func invoke(t *testing.T, endpoint, zone string) (servedBy, functionError string
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("invoke (zone %q): %d %s", zone, resp.StatusCode, b)
 	}
-	return resp.Header.Get(emulator.ZoneHeader), resp.Header.Get("X-Amz-Function-Error")
+	return resp.Header.Get(region.ZoneHeader), resp.Header.Get("X-Amz-Function-Error")
 }
 
 // TestEmulateAWSControlPlane runs `azlens emulate` as a process and drives its zonal shift and

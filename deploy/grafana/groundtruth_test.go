@@ -5,9 +5,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/zonalshift"
 )
 
@@ -36,8 +36,8 @@ func TestGroundTruthContract(t *testing.T) {
 	defer exps.Close()
 	m := groundtruth.New(groundtruth.Config{Function: "fn", Zones: []string{"use1-az1"},
 		Weights: func() map[string]float64 { return map[string]float64{"use1-az1": 1} }, Shifts: shifts, Experiments: exps})
-	m.Observe(emulator.Outcome{Zone: "use1-az1", Environment: "e", Status: "success", ColdStart: true})
-	m.Observe(emulator.Outcome{Zone: "use1-az1", Status: emulator.OutcomeThrottled})
+	m.Observe(region.Outcome{Zone: "use1-az1", Environment: "e", Status: "success", ColdStart: true})
+	m.Observe(region.Outcome{Zone: "use1-az1", Status: region.OutcomeThrottled})
 	families, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

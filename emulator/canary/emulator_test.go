@@ -14,6 +14,7 @@ import (
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/canary"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/internal/clock/clocktest"
 )
@@ -28,13 +29,13 @@ func TestCanariesSeeACrashedZone(t *testing.T) {
 	faults := experiment.New(experiment.Config{Clock: expClock, Zones: zones, Seed: 1})
 	t.Cleanup(faults.Close)
 
-	region := regiontest.Start(t, emulator.RegionConfig{
+	reg := regiontest.Start(t, region.Config{
 		Zones: zones,
 		Function: emulator.Function{Name: "checkout", Runtime: &emulator.InProcessRuntime{
 			Handler: func(context.Context, json.RawMessage) (string, error) { return "ok", nil }}},
 		HooksFor: faults.HooksFor,
 	})
-	door := emulator.NewFrontDoor(nil, region)
+	door := region.NewFrontDoor(nil, reg)
 	door.Mount("/fis", faults.Handler())
 	srv := httptest.NewServer(door)
 	t.Cleanup(srv.Close)

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/zonalshift"
 )
 
@@ -97,9 +97,9 @@ func New(cfg Config) *Metrics {
 	return m
 }
 
-// Observe records one invocation's outcome; give it as emulator.RegionConfig.Observe.
-func (m *Metrics) Observe(o emulator.Outcome) {
-	if o.Status == emulator.OutcomeThrottled {
+// Observe records one invocation's outcome; give it as region.Config.Observe.
+func (m *Metrics) Observe(o region.Outcome) {
+	if o.Status == region.OutcomeThrottled {
 		m.throttles.WithLabelValues(o.Zone).Inc()
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/emulator/zonalshift"
 )
@@ -94,7 +95,7 @@ func TestRegionGroundTruth(t *testing.T) {
 		Shifts:      shifts,
 		Experiments: exps,
 	})
-	region := regiontest.Start(t, emulator.RegionConfig{
+	reg := regiontest.Start(t, region.Config{
 		Zones:          zones,
 		EnvsPerZone:    1,
 		AcquireTimeout: 50 * time.Millisecond,
@@ -109,8 +110,8 @@ func TestRegionGroundTruth(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	envOf := map[string]string{}
-	invoke := func(zone, payload string) (*emulator.Invocation, error) {
-		inv, err := region.Invoke(ctx, &emulator.InvokeRequest{Payload: []byte(payload)}, emulator.InvokeOptions{Zone: zone})
+	invoke := func(zone, payload string) (*region.Invocation, error) {
+		inv, err := reg.Invoke(ctx, &emulator.InvokeRequest{Payload: []byte(payload)}, region.InvokeOptions{Zone: zone})
 		if err == nil {
 			envOf[inv.Zone] = inv.Environment
 		}
@@ -134,8 +135,8 @@ func TestRegionGroundTruth(t *testing.T) {
 		}
 		heldDone <- err
 	}()
-	waitFor(t, "az1's environment busy", func() bool { return region.Stats()[0].InFlight == 1 })
-	if _, err := region.Invoke(ctx, &emulator.InvokeRequest{Payload: []byte(`{}`)}, emulator.InvokeOptions{Zone: zones[0]}); err != emulator.ErrTooManyRequests {
+	waitFor(t, "az1's environment busy", func() bool { return reg.Stats()[0].InFlight == 1 })
+	if _, err := reg.Invoke(ctx, &emulator.InvokeRequest{Payload: []byte(`{}`)}, region.InvokeOptions{Zone: zones[0]}); err != region.ErrTooManyRequests {
 		t.Fatalf("pinned to a busy zone: %v, want ErrTooManyRequests", err)
 	}
 	close(release)
@@ -225,12 +226,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestObserveResets(t *testing.T) {
 	gt := groundtruth.New(groundtruth.Config{Function: "fn", Zones: zones})
-	for _, o := range []emulator.Outcome{
+	for _, o := range []region.Outcome{
 		{Zone: "use1-az1", Environment: "e1", Status: "success", ColdStart: true},
 		{Zone: "use1-az1", Environment: "e1", Status: "timeout"},
 		{Zone: "use1-az1", Environment: "e1", Status: "success", ColdStart: true}, // re-init after the reset
 		{Zone: "use1-az1", Environment: "e1", Status: "success"},
-		{Zone: "", Status: emulator.OutcomeThrottled},
+		{Zone: "", Status: region.OutcomeThrottled},
 	} {
 		gt.Observe(o)
 	}

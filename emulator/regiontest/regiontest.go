@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/internal/testdeadline"
 )
 
@@ -21,9 +21,9 @@ const ShutdownLimit = time.Minute
 
 // Start creates the region cfg describes and starts it. At cleanup the region is shut down and a
 // shutdown error fails the test: an environment that would not stop is a finding, not noise.
-func Start(t testing.TB, cfg emulator.RegionConfig) *emulator.Region {
+func Start(t testing.TB, cfg region.Config) *region.Region {
 	t.Helper()
-	r, err := emulator.NewRegion(cfg)
+	r, err := region.New(cfg)
 	if err != nil {
 		t.Fatalf("new region: %v", err)
 	}

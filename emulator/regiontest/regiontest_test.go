@@ -8,6 +8,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/region"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -16,13 +17,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // (TestMain's goleak).
 func TestStartInvokesInEveryZone(t *testing.T) {
 	zones := []string{"use1-az1", "use1-az2"}
-	r := Start(t, emulator.RegionConfig{
+	r := Start(t, region.Config{
 		Zones: zones,
 		Function: emulator.Function{Name: "echo", Runtime: &emulator.InProcessRuntime{
 			Handler: func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil }}},
 	})
 	for _, z := range zones {
-		inv, err := r.Invoke(context.Background(), &emulator.InvokeRequest{Payload: []byte(`"` + z + `"`)}, emulator.InvokeOptions{Zone: z})
+		inv, err := r.Invoke(context.Background(), &emulator.InvokeRequest{Payload: []byte(`"` + z + `"`)}, region.InvokeOptions{Zone: z})
 		if err != nil {
 			t.Fatalf("invoke in %s: %v", z, err)
 		}

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/zonalshift"
 )
 
@@ -40,7 +40,7 @@ type ControlPlane struct {
 // FunctionARN is the ARN the local region gives a function (the emulator's default account), which
 // is the resource identifier ARC clients start shifts on.
 func FunctionARN(function string) string {
-	return fmt.Sprintf("arn:aws:lambda:%s:123456789012:function:%s", emulator.DefaultRegion, function)
+	return fmt.Sprintf("arn:aws:lambda:%s:123456789012:function:%s", region.DefaultName, function)
 }
 
 // NewControlPlane starts both services; Close stops them.
@@ -62,7 +62,7 @@ func (c *ControlPlane) Resource() string { return c.resource }
 
 // Wire makes rc's router follow the zonal shifts of the function's ARN and its environments take
 // the experiments' faults.
-func (c *ControlPlane) Wire(rc *emulator.RegionConfig) {
+func (c *ControlPlane) Wire(rc *region.Config) {
 	rc.Weights = func(zones []string) map[string]float64 { return c.Shifts.Weights(c.resource, zones) }
 	rc.HooksFor = c.Experiments.HooksFor
 }
@@ -83,7 +83,7 @@ func (c *ControlPlane) GroundTruth() groundtruth.Config {
 // Serve routes ARC's and FIS's paths on the front door's root, as the AWS CLI and SDKs call them
 // with only the endpoint changed; the /zonalshift and /fis prefixes stay for clients configured
 // with them.
-func (c *ControlPlane) Serve(fd *emulator.FrontDoor) {
+func (c *ControlPlane) Serve(fd *region.FrontDoor) {
 	fd.Route(c.Shifts.Handler(), zonalshift.Paths...)
 	fd.Route(c.Experiments.Handler(), experiment.Paths...)
 	fd.Mount("/zonalshift", c.Shifts.Handler())

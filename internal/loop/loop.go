@@ -23,6 +23,7 @@ import (
 	"github.com/azlens/azlens/emulator/canary"
 	"github.com/azlens/azlens/emulator/experiment"
 	"github.com/azlens/azlens/emulator/groundtruth"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/zonalshift"
 	"github.com/azlens/azlens/internal/collectorproc"
 	"github.com/azlens/azlens/internal/loadgen"
@@ -42,7 +43,7 @@ type Config struct {
 	Collector string
 	// Name is the function name. Empty means the Function file's base name.
 	Name string
-	// Zones are the AZ IDs. Empty means emulator.DefaultZones.
+	// Zones are the AZ IDs. Empty means region.DefaultZones.
 	Zones []string
 	// EnvsPerZone is the pre-provisioned capacity per zone. Zero means 2.
 	EnvsPerZone int
@@ -108,7 +109,7 @@ type Config struct {
 	WorkDir string
 	// Observe, when set, is told the outcome of every invocation the region was asked for, as the
 	// emulator's ground truth counts it; it must not block.
-	Observe func(emulator.Outcome)
+	Observe func(region.Outcome)
 	// Logger logs the loop's own troubles. Nil means discard.
 	Logger *slog.Logger
 	// Report is where the rehearsal report (one self-contained HTML file) is written when the
@@ -153,7 +154,7 @@ func (c *Config) defaults() error {
 		c.Name = filepath.Base(c.Function)
 	}
 	if len(c.Zones) == 0 {
-		c.Zones = emulator.DefaultZones
+		c.Zones = region.DefaultZones
 	}
 	if c.EnvsPerZone == 0 {
 		c.EnvsPerZone = 2
@@ -243,7 +244,7 @@ type run struct {
 
 	shifts      *zonalshift.Service
 	experiments *experiment.Service
-	region      *emulator.Region
+	region      *region.Region
 	frontDoor   *http.Server
 	addr        string
 	collector   *collectorproc.Process
@@ -336,7 +337,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 	l.setCollectorConfig(work)
 
 	truth := groundtruth.New(cp.GroundTruth())
-	rc := emulator.RegionConfig{
+	rc := region.Config{
 		Zones:          cfg.Zones,
 		EnvsPerZone:    cfg.EnvsPerZone,
 		AcquireTimeout: cfg.AcquireTimeout,
@@ -351,7 +352,7 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		},
 		Sandbox: emulator.SandboxConfig{LogOutput: logs, Logger: l.log,
 			Network: cfg.Network, HostPorts: []int{cfg.CollectorPorts.Telemetry}},
-		Observe: func(o emulator.Outcome) {
+		Observe: func(o region.Outcome) {
 			truth.Observe(o)
 			if cfg.Observe != nil {
 				cfg.Observe(o)
@@ -360,10 +361,10 @@ func (l *run) run(ctx context.Context) (sum *Summary, err error) {
 		Logger: l.log,
 	}
 	cp.Wire(&rc)
-	if l.region, err = emulator.NewRegion(rc); err != nil {
+	if l.region, err = region.New(rc); err != nil {
 		return nil, err
 	}
-	fd := emulator.NewFrontDoor(l.log, l.region)
+	fd := region.NewFrontDoor(l.log, l.region)
 	cp.Serve(fd)
 	fd.Mount(consolePath, l.consoleHandler())
 	// The emulator's ground truth beside its APIs.

@@ -15,15 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/internal/freeport"
 	"github.com/azlens/azlens/internal/loop"
 )
 
 const functionName = "hello"
 
-var zones = emulator.DefaultZones
+var zones = region.DefaultZones
 
 // truth records what the emulator really did: every invocation's outcome (the loop's Observe hook)
 // and every line the function printed (the sandboxes' copy of its output).
@@ -34,11 +34,11 @@ type truth struct {
 }
 
 type timedOutcome struct {
-	emulator.Outcome
+	region.Outcome
 	at time.Time
 }
 
-func (r *truth) observe(o emulator.Outcome) {
+func (r *truth) observe(o region.Outcome) {
 	r.mu.Lock()
 	r.outcomes = append(r.outcomes, timedOutcome{o, time.Now()})
 	r.mu.Unlock()

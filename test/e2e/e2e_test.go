@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/internal/collectorconf"
 	"github.com/azlens/azlens/internal/e2etest"
@@ -132,7 +133,7 @@ scrape_configs:
 	})
 	logOut := &lockedFile{f: emuLog}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	region := regiontest.Start(t, emulator.RegionConfig{
+	reg := regiontest.Start(t, region.Config{
 		Zones:       zones,
 		EnvsPerZone: 1,
 		Function: emulator.Function{
@@ -147,7 +148,7 @@ scrape_configs:
 		Sandbox: emulator.SandboxConfig{Freeze: true, LogOutput: logOut, Logger: logger},
 		Logger:  logger,
 	})
-	fd := emulator.NewFrontDoor(logger, region)
+	fd := region.NewFrontDoor(logger, reg)
 	front := httptest.NewServer(fd)
 	t.Cleanup(front.Close)
 
@@ -164,7 +165,7 @@ scrape_configs:
 	if err := fd.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := region.Shutdown(ctx); err != nil {
+	if err := reg.Shutdown(ctx); err != nil {
 		t.Fatalf("region shutdown: %v", err)
 	}
 
@@ -242,7 +243,7 @@ func invoke(ctx context.Context, base string, c *call) error {
 		return err
 	}
 	if c.zone != "" {
-		req.Header.Set(emulator.ZoneHeader, c.zone)
+		req.Header.Set(region.ZoneHeader, c.zone)
 	}
 	if c.header != "" {
 		req.Header.Set("X-Amzn-Trace-Id", c.header)
@@ -257,8 +258,8 @@ func invoke(ctx context.Context, base string, c *call) error {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, body)
 	}
 	c.requestID = resp.Header.Get("X-Amzn-RequestId")
-	c.servedBy = resp.Header.Get(emulator.ZoneHeader)
-	c.env = resp.Header.Get(emulator.EnvironmentHeader)
+	c.servedBy = resp.Header.Get(region.ZoneHeader)
+	c.env = resp.Header.Get(region.EnvironmentHeader)
 	c.funcError = resp.Header.Get("X-Amz-Function-Error")
 	switch {
 	case c.requestID == "" || c.servedBy == "" || c.env == "":

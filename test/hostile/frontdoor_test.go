@@ -19,6 +19,7 @@ import (
 
 	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/experiment"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/emulator/regiontest"
 	"github.com/azlens/azlens/emulator/zonalshift"
 	"github.com/azlens/azlens/internal/hostiletest"
@@ -30,7 +31,7 @@ import (
 func frontDoor(t *testing.T) string {
 	t.Helper()
 	handler := func(_ context.Context, ev map[string]any) (map[string]any, error) { return ev, nil }
-	region := regiontest.Start(t, emulator.RegionConfig{
+	reg := regiontest.Start(t, region.Config{
 		Zones:       []string{"use1-az1"},
 		EnvsPerZone: 1,
 		Function:    emulator.Function{Name: "hostile", Runtime: &emulator.InProcessRuntime{Handler: handler}},
@@ -38,7 +39,7 @@ func frontDoor(t *testing.T) string {
 	shifts := zonalshift.New(zonalshift.Config{})
 	shifts.SetZones("hostile", []string{"use1-az1", "use1-az2"})
 	experiments := experiment.New(experiment.Config{Zones: []string{"use1-az1"}})
-	fd := emulator.NewFrontDoor(nil, region)
+	fd := region.NewFrontDoor(nil, reg)
 	fd.Route(shifts.Handler(), zonalshift.Paths...)
 	fd.Route(experiments.Handler(), experiment.Paths...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,7 +55,7 @@ func frontDoor(t *testing.T) string {
 		_ = srv.Shutdown(ctx)
 		<-served
 		_ = fd.Wait(ctx)
-		if err := region.Shutdown(ctx); err != nil {
+		if err := reg.Shutdown(ctx); err != nil {
 			t.Errorf("region shutdown: %v", err)
 		}
 		shifts.Close()

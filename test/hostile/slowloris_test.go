@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azlens/azlens/emulator"
+	"github.com/azlens/azlens/emulator/region"
 	"github.com/azlens/azlens/internal/hostiletest"
 )
 
 // headerTimeout is every surface's ReadHeaderTimeout here (the front door's, the environment
 // API's, the OTLP endpoint's): a trickled header must be cut within it, with margin for a loaded
 // machine.
-const headerTimeout = emulator.FrontDoorHeaderTimeout
+const headerTimeout = region.FrontDoorHeaderTimeout
 
 // served returns a check that a request to url is answered without a server error while a
 // header trickles in (a register without a name changes nothing: it is refused).

@@ -1,4 +1,4 @@
-package emulator
+package region
 
 import (
 	"bytes"
@@ -11,15 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/emulator/emulatortest"
 )
 
 // benchFrontDoor measures the whole Invoke API round trip — HTTP to the front door, router, an
 // environment's Runtime API, the function, and back — against the same handler called directly
 // (emulatortest.DirectLatencies), in the same run.
-func benchFrontDoor(b *testing.B, fn Function) {
+func benchFrontDoor(b *testing.B, fn emulator.Function) {
 	fn.Name = "bench"
-	region, err := NewRegion(RegionConfig{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
+	region, err := New(Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func benchFrontDoor(b *testing.B, fn Function) {
 }
 
 func BenchmarkFrontDoorInProcess(b *testing.B) {
-	benchFrontDoor(b, Function{Runtime: &InProcessRuntime{Handler: emulatortest.EchoHandler}})
+	benchFrontDoor(b, emulator.Function{Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}})
 }
 
 func BenchmarkFrontDoorProcess(b *testing.B) {
@@ -67,14 +68,14 @@ func BenchmarkFrontDoorProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchFrontDoor(b, Function{Runtime: &ProcessRuntime{Path: path}})
+	benchFrontDoor(b, emulator.Function{Runtime: &emulator.ProcessRuntime{Path: path}})
 }
 
 // BenchmarkFrontDoorThroughput is invocations per second through the front door in in-process
 // mode, 3 zones × 4 environments, as many concurrent callers as environments.
 func BenchmarkFrontDoorThroughput(b *testing.B) {
-	region, err := NewRegion(RegionConfig{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
-		Function: Function{Name: "bench", Runtime: &InProcessRuntime{Handler: emulatortest.EchoHandler}}})
+	region, err := New(Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
+		Function: emulator.Function{Name: "bench", Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}}})
 	if err != nil {
 		b.Fatal(err)
 	}

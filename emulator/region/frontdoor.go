@@ -1,4 +1,4 @@
-package emulator
+package region
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/azlens/azlens/emulator"
 	"github.com/azlens/azlens/internal/contract"
 )
 
@@ -149,7 +150,7 @@ func (fd *FrontDoor) invoke(w http.ResponseWriter, r *http.Request) {
 		writeLambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
 		return
 	}
-	req := &InvokeRequest{Payload: payload, TraceHeader: r.Header.Get("X-Amzn-Trace-Id")}
+	req := &emulator.InvokeRequest{Payload: payload, TraceHeader: r.Header.Get("X-Amzn-Trace-Id")}
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		dec, err := base64.StdEncoding.DecodeString(cc)
 		if err != nil || !json.Valid(dec) {
@@ -214,7 +215,7 @@ func (fd *FrontDoor) anyRegionName() string {
 	for _, r := range fd.functions {
 		return r.Name()
 	}
-	return DefaultRegion
+	return DefaultName
 }
 
 // parseFunctionName accepts a name, "name:qualifier", a partial ARN

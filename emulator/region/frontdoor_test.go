@@ -1,4 +1,4 @@
-package emulator
+package region
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/azlens/azlens/emulator"
 )
 
 // testEvent is what the in-process test function understands.
@@ -25,7 +27,7 @@ type testEvent struct {
 
 // newTestRegion runs an in-process aws-lambda-go handler in a region; release unblocks invocations
 // that asked to block, started receives one value per started invocation.
-func newTestRegion(t *testing.T, cfg RegionConfig) (r *Region, release chan struct{}, started chan string) {
+func newTestRegion(t *testing.T, cfg Config) (r *Region, release chan struct{}, started chan string) {
 	t.Helper()
 	release = make(chan struct{})
 	started = make(chan string, 1000)
@@ -47,8 +49,8 @@ func newTestRegion(t *testing.T, cfg RegionConfig) (r *Region, release chan stru
 	if cfg.Function.Name == "" {
 		cfg.Function.Name = "hello"
 	}
-	cfg.Function.Runtime = &InProcessRuntime{Handler: handler}
-	r, err := NewRegion(cfg)
+	cfg.Function.Runtime = &emulator.InProcessRuntime{Handler: handler}
+	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func readBody(t *testing.T, resp *http.Response) []byte {
 }
 
 func TestFrontDoorInvokeAPI(t *testing.T) {
-	region, _, _ := newTestRegion(t, RegionConfig{})
+	region, _, _ := newTestRegion(t, Config{})
 	srv := httptest.NewServer(NewFrontDoor(nil, region))
 	t.Cleanup(srv.Close)
 
@@ -188,7 +190,7 @@ func TestFrontDoorInvokeAPI(t *testing.T) {
 }
 
 func TestFrontDoorEventInvocationRuns(t *testing.T) {
-	region, _, started := newTestRegion(t, RegionConfig{Zones: []string{"use1-az1"}})
+	region, _, started := newTestRegion(t, Config{Zones: []string{"use1-az1"}})
 	fd := NewFrontDoor(nil, region)
 	srv := httptest.NewServer(fd)
 	t.Cleanup(srv.Close)
@@ -207,11 +209,11 @@ func TestFrontDoorEventInvocationRuns(t *testing.T) {
 }
 
 func TestRegionSpreadsOverZonesAndCounts(t *testing.T) {
-	region, _, _ := newTestRegion(t, RegionConfig{EnvsPerZone: 2})
+	region, _, _ := newTestRegion(t, Config{EnvsPerZone: 2})
 	const n = 300
 	seen := map[string]int{}
 	for range n {
-		inv, err := region.Invoke(context.Background(), &InvokeRequest{Payload: []byte(`{}`)}, InvokeOptions{})
+		inv, err := region.Invoke(context.Background(), &emulator.InvokeRequest{Payload: []byte(`{}`)}, InvokeOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,13 +237,13 @@ func TestRegionSpreadsOverZonesAndCounts(t *testing.T) {
 }
 
 func TestRegionHonoursZeroWeightButNotForPinnedInvocations(t *testing.T) {
-	region, _, _ := newTestRegion(t, RegionConfig{
+	region, _, _ := newTestRegion(t, Config{
 		Weights: func([]string) map[string]float64 {
 			return map[string]float64{"use1-az1": 1, "use1-az2": 0, "use1-az3": 1}
 		},
 	})
 	for range 60 {
-		inv, err := region.Invoke(context.Background(), &InvokeRequest{Payload: []byte(`{}`)}, InvokeOptions{})
+		inv, err := region.Invoke(context.Background(), &emulator.InvokeRequest{Payload: []byte(`{}`)}, InvokeOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +253,7 @@ func TestRegionHonoursZeroWeightButNotForPinnedInvocations(t *testing.T) {
 		}
 	}
 	// Canaries keep probing an evacuated zone.
-	inv, err := region.Invoke(context.Background(), &InvokeRequest{Payload: []byte(`{}`)}, InvokeOptions{Zone: "use1-az2"})
+	inv, err := region.Invoke(context.Background(), &emulator.InvokeRequest{Payload: []byte(`{}`)}, InvokeOptions{Zone: "use1-az2"})
 	if err != nil || inv.Zone != "use1-az2" {
 		t.Fatalf("pinned invocation: %v, zone %v", err, inv)
 	}
@@ -259,7 +261,7 @@ func TestRegionHonoursZeroWeightButNotForPinnedInvocations(t *testing.T) {
 }
 
 func TestRegionThrottlesWhenNoEnvironmentIsFree(t *testing.T) {
-	region, release, started := newTestRegion(t, RegionConfig{Zones: []string{"use1-az1"}, AcquireTimeout: 50 * time.Millisecond})
+	region, release, started := newTestRegion(t, Config{Zones: []string{"use1-az1"}, AcquireTimeout: 50 * time.Millisecond})
 	srv := httptest.NewServer(NewFrontDoor(nil, region))
 	t.Cleanup(srv.Close)
 

@@ -1,4 +1,4 @@
-package emulator
+package region
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ func TestAWSCLIInvoke(t *testing.T) {
 		}
 		return []string{"--payload", p}
 	}
-	region, _, _ := newTestRegion(t, RegionConfig{})
+	region, _, _ := newTestRegion(t, Config{})
 	srv := httptest.NewServer(NewFrontDoor(nil, region))
 	t.Cleanup(srv.Close)
 

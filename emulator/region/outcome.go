@@ -1,4 +1,4 @@
-package emulator
+package region
 
 // Outcome is what became of one invocation the region was asked for: the emulator's ground truth,
 // against which what the telemetry pipeline detected can be compared (emulator/groundtruth

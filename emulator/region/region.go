@@ -1,4 +1,4 @@
-package emulator
+package region
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/azlens/azlens/emulator"
 )
 
 // Region defaults.
 const (
-	DefaultRegion         = "us-east-1"
+	DefaultName           = "us-east-1"
 	DefaultEnvsPerZone    = 1
 	DefaultAcquireTimeout = 2 * time.Second
 )
@@ -22,16 +24,16 @@ const (
 var DefaultZones = []string{"use1-az1", "use1-az2", "use1-az3"}
 
 // ErrTooManyRequests is returned by Region.Invoke when no execution environment became free within
-// RegionConfig.AcquireTimeout; the front door answers it with 429 TooManyRequestsException.
+// Config.AcquireTimeout; the front door answers it with 429 TooManyRequestsException.
 var ErrTooManyRequests = errors.New("no execution environment free: rate exceeded")
 
 // ErrZoneUnavailable is returned when an invocation is pinned to a zone that is not part of the
 // region.
 var ErrZoneUnavailable = errors.New("zone not in region")
 
-// RegionConfig configures one function deployed across several zones.
-type RegionConfig struct {
-	// Name is the region, e.g. "us-east-1". Empty means DefaultRegion.
+// Config configures one function deployed across several zones.
+type Config struct {
+	// Name is the region, e.g. "us-east-1". Empty means DefaultName.
 	Name string
 	// Zones are the AZ IDs. Empty means DefaultZones.
 	Zones []string
@@ -39,9 +41,9 @@ type RegionConfig struct {
 	// stability: capacity exists before it is needed). Zero means DefaultEnvsPerZone.
 	EnvsPerZone int
 	// Function is deployed to every environment.
-	Function Function
+	Function emulator.Function
 	// Sandbox is the template for every environment; Function, Region, AZ and ID are filled in.
-	Sandbox SandboxConfig
+	Sandbox emulator.SandboxConfig
 	// AcquireTimeout bounds how long an invocation waits for a free environment before it is
 	// throttled. Zero means DefaultAcquireTimeout.
 	AcquireTimeout time.Duration
@@ -49,7 +51,7 @@ type RegionConfig struct {
 	// zone to 0). Nil means every zone weighs the same. Zones missing from the map weigh 0.
 	Weights func(zones []string) map[string]float64
 	// HooksFor returns the fault hooks of one environment, or nil.
-	HooksFor func(zone string, index int) *Hooks
+	HooksFor func(zone string, index int) *emulator.Hooks
 	// Observe, when set, is told the outcome of every invocation (outcome.go); it must not block.
 	Observe func(Outcome)
 	// Logger logs region lifecycle. Nil means discard.
@@ -60,7 +62,7 @@ type RegionConfig struct {
 // pre-provisioned environments, each runs one invocation at a time, and the router spreads new
 // invocations over the zones by weight.
 type Region struct {
-	cfg    RegionConfig
+	cfg    Config
 	zones  []*zone
 	byName map[string]*zone
 	log    *slog.Logger
@@ -77,8 +79,8 @@ type Region struct {
 
 type zone struct {
 	id   string
-	envs []*Sandbox
-	free []*Sandbox // guarded by Region.mu
+	envs []*emulator.Sandbox
+	free []*emulator.Sandbox // guarded by Region.mu
 	stat ZoneStats
 }
 
@@ -100,10 +102,10 @@ type ZoneSnapshot struct {
 	InFlight       int64
 }
 
-// NewRegion validates cfg and creates (but does not start) every environment.
-func NewRegion(cfg RegionConfig) (*Region, error) {
+// New validates cfg and creates (but does not start) every environment.
+func New(cfg Config) (*Region, error) {
 	if cfg.Name == "" {
-		cfg.Name = DefaultRegion
+		cfg.Name = DefaultName
 	}
 	if len(cfg.Zones) == 0 {
 		cfg.Zones = DefaultZones
@@ -148,7 +150,7 @@ func NewRegion(cfg RegionConfig) (*Region, error) {
 			if sc.Logger == nil {
 				sc.Logger = log
 			}
-			sb, err := NewSandbox(sc)
+			sb, err := emulator.NewSandbox(sc)
 			if err != nil {
 				return nil, fmt.Errorf("zone %s environment %d: %w", id, i+1, err)
 			}
@@ -233,7 +235,7 @@ type InvokeOptions struct {
 
 // Invocation is an answered invocation and where it ran.
 type Invocation struct {
-	*InvokeResult
+	*emulator.InvokeResult
 	Zone        string
 	Environment string
 }
@@ -241,7 +243,7 @@ type Invocation struct {
 // Invoke routes req to a free environment and returns the function's answer. The environment is
 // returned to the pool only when the invocation is complete (runtime and extensions back at /next),
 // so the caller may see its answer before that.
-func (r *Region) Invoke(ctx context.Context, req *InvokeRequest, opts InvokeOptions) (*Invocation, error) {
+func (r *Region) Invoke(ctx context.Context, req *emulator.InvokeRequest, opts InvokeOptions) (*Invocation, error) {
 	if opts.Zone != "" {
 		if _, ok := r.byName[opts.Zone]; !ok {
 			return nil, fmt.Errorf("%w: %q", ErrZoneUnavailable, opts.Zone)
@@ -279,7 +281,7 @@ func (r *Region) Invoke(ctx context.Context, req *InvokeRequest, opts InvokeOpti
 
 // acquire takes a free environment, preferring the zone the router picks, waiting up to
 // AcquireTimeout for one to be released.
-func (r *Region) acquire(ctx context.Context, pinned string) (*zone, *Sandbox, error) {
+func (r *Region) acquire(ctx context.Context, pinned string) (*zone, *emulator.Sandbox, error) {
 	timer := time.NewTimer(r.cfg.AcquireTimeout)
 	defer timer.Stop()
 	for {
@@ -304,7 +306,7 @@ func (r *Region) acquire(ctx context.Context, pinned string) (*zone, *Sandbox, e
 	}
 }
 
-func (r *Region) takeLocked(pinned string) (*zone, *Sandbox) {
+func (r *Region) takeLocked(pinned string) (*zone, *emulator.Sandbox) {
 	var candidates []*zone
 	if pinned != "" {
 		candidates = []*zone{r.byName[pinned]}
@@ -324,7 +326,7 @@ func (r *Region) takeLocked(pinned string) (*zone, *Sandbox) {
 	return nil, nil
 }
 
-func (r *Region) release(z *zone, sb *Sandbox) {
+func (r *Region) release(z *zone, sb *emulator.Sandbox) {
 	r.mu.Lock()
 	z.free = append(z.free, sb)
 	close(r.released)
@@ -349,8 +351,8 @@ func (r *Region) Stats() []ZoneSnapshot {
 }
 
 // Environments lists every environment, zone by zone.
-func (r *Region) Environments() []*Sandbox {
-	var out []*Sandbox
+func (r *Region) Environments() []*emulator.Sandbox {
+	var out []*emulator.Sandbox
 	for _, z := range r.zones {
 		out = append(out, z.envs...)
 	}
@@ -371,7 +373,7 @@ func (r *Region) Shutdown(ctx context.Context) error {
 		var errs []error
 		for _, sb := range r.Environments() {
 			wg.Go(func() {
-				if err := sb.Shutdown(ctx, ShutdownSpindown); err != nil {
+				if err := sb.Shutdown(ctx, emulator.ShutdownSpindown); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("environment %s: %w", sb.ID(), err))
 					mu.Unlock()
@@ -385,7 +387,7 @@ func (r *Region) Shutdown(ctx context.Context) error {
 	return r.stopErr
 }
 
-func functionName(f Function) string {
+func functionName(f emulator.Function) string {
 	if f.Name == "" {
 		return "function"
 	}
