@@ -251,8 +251,9 @@ func Suite() []Entry {
 		},
 		{
 			ID: "EMU", Title: "embedded runtime: Invoke round trip ÷ a direct call of the same handler",
-			Runs: []RunSpec{{Pkg: "./emulator/", Bench: "^Benchmark(Invoke|FrontDoor)",
-				Benchtime: "2000x", Count: 5, QuickBenchtime: "50x", QuickCount: 1}},
+			Runs: []RunSpec{
+				{Pkg: "./emulator/", Bench: "^BenchmarkInvoke", Benchtime: "2000x", Count: 5, QuickBenchtime: "50x", QuickCount: 1},
+				{Pkg: "./emulator/region/", Bench: "^BenchmarkFrontDoor", Benchtime: "2000x", Count: 5, QuickBenchtime: "50x", QuickCount: 1}},
 			Show:   []string{"p50-ns", "p50-ratio", "p99-ratio", "invocations/s"},
 			Limits: []string{"http", "exec"},
 		},
