@@ -55,11 +55,13 @@ type Config struct {
 	// accepted, after the pipeline accepted each and before answering 200; Start loads them. A
 	// batch applied before a restart and retried after it (the collector SIGKILLed between
 	// exporting it and answering) is then answered 200 as a duplicate instead of being counted
-	// twice in the cumulative metrics. Exactly-once across a SIGKILL is impossible; this narrows
-	// the double-count window to the time between the export and the storage write. It keeps
-	// what the in-memory window keeps (the newest 64 batches of an environment) and forgets
-	// environments with it (environment_idle_timeout, max_environments). Unset (the default):
-	// the window is in memory only.
+	// twice in the cumulative metrics. Each record also holds the environment's metric state
+	// after the batch, which a restarted collector continues the environment's series from, so a
+	// batch exported but not yet recorded when the collector was killed, applied again by its
+	// successor, still counts once. It keeps what the in-memory window keeps (the newest 64
+	// batches of an environment) and forgets environments with it (environment_idle_timeout,
+	// max_environments). Unset (the default): the window is in memory only, and a restart starts
+	// new series.
 	StorageID *component.ID `mapstructure:"storage"`
 
 	// prevent unkeyed literal initialization

@@ -94,6 +94,7 @@ func newReceiver(cfg *Config, set receiver.Settings) (*lambdaReceiver, error) {
 			MaxPending:         cfg.MaxPendingInvocations,
 			MaxEnvironments:    cfg.MaxEnvironments,
 			EnvironmentIdle:    cfg.EnvironmentIdleTimeout,
+			Checkpoints:        cfg.StorageID != nil,
 			ScopeName:          metadata.ScopeName,
 			ScopeVersion:       set.BuildInfo.Version,
 		}),
@@ -139,6 +140,13 @@ func (r *lambdaReceiver) start(ctx context.Context, host component.Host) error {
 				zap.Int("count", len(skipped)), zap.Error(errors.Join(skipped...)))
 		}
 		r.seqs = seqs
+		// Continue every environment's series where the last process recorded them (see
+		// mapping.Checkpoint), before any batch can start them afresh.
+		for env, data := range seqs.checkpoints() {
+			if err := r.mapper.Restore(env, data, r.clock.Now()); err != nil {
+				r.warnFirst("storage:restore", "storage: an environment's metrics start new series instead of continuing the recorded ones; a batch the last process applied without recording it is counted in both", zap.Error(err))
+			}
+		}
 	}
 	srv, err := r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
 	if err != nil {
@@ -365,6 +373,14 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 		}
 	}
 	out := r.mapper.Apply(resource, b, digest, r.clock.Now())
+	if out.Delivering {
+		r.decoder.Release(b)
+		return acceptedResponse{}, http.StatusServiceUnavailable, "retryable", fmt.Sprintf("batch seq %d is still being delivered by an earlier attempt: retry later", seq)
+	}
+	if hasSeq {
+		// After the stash below: a retry arriving meanwhile waits for the outcome (mapping.Output.Delivering).
+		defer r.mapper.Delivered(resource, seq)
+	}
 	if !out.Duplicate && (len(sdk.Traces)+len(sdk.Metrics)+len(sdk.Logs)) > 0 {
 		joined := r.mapper.ApplyOTLP(resource, sdk, r.clock.Now())
 		out.SDKMetrics = pmetric.NewMetrics()
@@ -392,7 +408,7 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 		// Before the 200: a SIGKILL after this write leaves the agent retrying a batch the
 		// successor knows; one before it (after the export) is the remaining double-count window.
 		// Not with the request's context: an agent that gave up waiting will retry exactly this.
-		if err := r.seqs.record(context.WithoutCancel(ctx), env, seq, digest, r.clock.Now()); err != nil {
+		if err := r.seqs.record(context.WithoutCancel(ctx), env, seq, digest, out.Checkpoint, r.clock.Now()); err != nil {
 			r.warnFirst("storage:record", "storage: recording an applied batch failed; if the collector restarts before the agent gets this answer, its retry is counted twice", zap.Error(err))
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -359,5 +360,58 @@ func TestSelfTelemetry(t *testing.T) {
 		if !ok || len(sum.DataPoints) != 1 || sum.DataPoints[0].Value != want {
 			t.Errorf("%s = %+v, want one point of %d", name, m.Data, want)
 		}
+	}
+}
+
+// heldLogs holds its first ConsumeLogs until released and fails it (an export the agent gave up
+// waiting for, then cancelled); later calls reach the sink.
+type heldLogs struct {
+	entered, release chan struct{}
+	first            sync.Once
+	consumertest.LogsSink
+}
+
+func (h *heldLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	held := false
+	h.first.Do(func() { held = true })
+	if held {
+		close(h.entered)
+		<-h.release
+		return errors.New("rpc error: code = Canceled desc = context canceled")
+	}
+	return h.LogsSink.ConsumeLogs(ctx, ld)
+}
+
+// TestRetryDuringDeliveryWaitsForItsOutcome: an agent whose request timed out retries while the
+// collector is still exporting the first attempt. The retry must not be answered before that
+// attempt ends: answered 200 then (nothing stashed yet to re-send), and the first attempt failing
+// after, the batch's logs were lost — seen in the fault soak as a whole invocation missing.
+func TestRetryDuringDeliveryWaitsForItsOutcome(t *testing.T) {
+	logs := &heldLogs{entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, nil, func(c *harnessConsumers) { c.logs = logs })
+	batch := agentBody(t, 5, rawEvents(t, oneInvocation))
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(logs.release) }) }
+	defer release() // a failed assertion must not leave the first attempt (and Shutdown) blocked
+
+	firstCode := make(chan int, 1)
+	go func() {
+		code, _ := h.post(t, AgentBatchPath, batch)
+		firstCode <- code
+	}()
+	<-logs.entered
+	if code, msg := h.post(t, AgentBatchPath, batch); code != http.StatusServiceUnavailable || !strings.Contains(msg, "seq 5 is still being delivered") {
+		t.Fatalf("retry during the first attempt: %d %s, want 503 naming the seq", code, msg)
+	}
+	release()
+	if code := <-firstCode; code != http.StatusServiceUnavailable {
+		t.Fatalf("first attempt: %d, want 503 (its export failed)", code)
+	}
+	h.mustPost(t, AgentBatchPath, batch, true)
+	if n := logs.LogRecordCount(); n != 3 {
+		t.Fatalf("%d log records reached the sink after the retry, want the batch's 3", n)
+	}
+	if got := countedInvocations(t, h); got != 1 {
+		t.Fatalf("counted %d invocations, want 1", got)
 	}
 }

@@ -39,6 +39,9 @@ type seqStore struct {
 type storedWindow struct {
 	lastSeen time.Time
 	seqs     []storedSeq // oldest first, at most mapping.SeqWindow
+	// checkpoint is the environment's metric state after the newest batch recorded (none from a
+	// format-1 record or a receiver that took none).
+	checkpoint mapping.Checkpoint
 }
 
 type storedSeq struct {
@@ -146,8 +149,9 @@ func (s *seqStore) applied(env string, seq int64, digest uint64) bool {
 }
 
 // record stores that the batch (seq, digest) of environment env was applied and accepted
-// downstream. It returns when the storage has it.
-func (s *seqStore) record(ctx context.Context, env string, seq int64, digest uint64, now time.Time) error {
+// downstream, with the environment's metric state after it (ck, unless an older one than stored).
+// It returns when the storage has it.
+func (s *seqStore) record(ctx context.Context, env string, seq int64, digest uint64, ck mapping.Checkpoint, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.envs[env]
@@ -165,6 +169,9 @@ func (s *seqStore) record(ctx context.Context, env string, seq int64, digest uin
 		w.seqs = w.seqs[:len(w.seqs)-1]
 	}
 	w.seqs = append(w.seqs, storedSeq{seq, digest})
+	if ck.Version > w.checkpoint.Version {
+		w.checkpoint = ck
+	}
 	ops = append(ops, storage.SetOperation(seqKeyPrefix+env, encodeWindow(w)))
 	return s.client.Batch(ctx, ops...)
 }
@@ -186,39 +193,68 @@ func (s *seqStore) sweep(ctx context.Context, now time.Time) error {
 	return s.client.Batch(ctx, ops...)
 }
 
+// checkpoints returns the stored metric checkpoints by environment, for the mapper to continue.
+func (s *seqStore) checkpoints() map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte, len(s.envs))
+	for env, w := range s.envs {
+		if w.checkpoint.Data != nil {
+			out[env] = w.checkpoint.Data
+		}
+	}
+	return out
+}
+
 func (s *seqStore) close(ctx context.Context) error { return s.client.Close(ctx) }
 
-// The stored value: a version byte, lastSeen (Unix nanoseconds), then (seq, digest) pairs oldest
-// first, all big-endian.
+// The stored value, big-endian: a format byte, lastSeen (Unix nanoseconds), the number of (seq,
+// digest) pairs, the pairs oldest first, then the environment's metric checkpoint (the rest of the
+// value; empty when none was recorded). Format 1, still read, had neither the count nor the
+// checkpoint.
 const (
-	windowVersion    = 1
+	windowFormatV1   = 1
+	windowVersion    = 2
 	windowHeaderSize = 1 + 8
 	windowEntrySize  = 8 + 8
 )
 
 func encodeWindow(w *storedWindow) []byte {
-	b := make([]byte, windowHeaderSize, windowHeaderSize+windowEntrySize*len(w.seqs))
+	b := make([]byte, windowHeaderSize, windowHeaderSize+1+windowEntrySize*len(w.seqs)+len(w.checkpoint.Data))
 	b[0] = windowVersion
 	binary.BigEndian.PutUint64(b[1:], uint64(w.lastSeen.UnixNano()))
+	b = append(b, byte(len(w.seqs)))
 	for _, e := range w.seqs {
 		b = binary.BigEndian.AppendUint64(b, uint64(e.seq))
 		b = binary.BigEndian.AppendUint64(b, e.digest)
 	}
-	return b
+	return append(b, w.checkpoint.Data...)
 }
 
 func decodeWindow(b []byte) (*storedWindow, error) {
 	if len(b) < windowHeaderSize {
 		return nil, fmt.Errorf("window of %d bytes: shorter than its %d-byte header", len(b), windowHeaderSize)
 	}
-	if b[0] != windowVersion {
-		return nil, fmt.Errorf("window version %d: want %d", b[0], windowVersion)
-	}
+	format := b[0]
 	rest := b[windowHeaderSize:]
-	if len(rest)%windowEntrySize != 0 {
-		return nil, fmt.Errorf("window entries of %d bytes: not a multiple of %d", len(rest), windowEntrySize)
+	var n int
+	switch format {
+	case windowFormatV1:
+		if len(rest)%windowEntrySize != 0 {
+			return nil, fmt.Errorf("window entries of %d bytes: not a multiple of %d", len(rest), windowEntrySize)
+		}
+		n = len(rest) / windowEntrySize
+	case windowVersion:
+		if len(rest) < 1 {
+			return nil, errors.New("window without its entry count")
+		}
+		n, rest = int(rest[0]), rest[1:]
+		if len(rest) < n*windowEntrySize {
+			return nil, fmt.Errorf("window of %d entries in %d bytes", n, len(rest))
+		}
+	default:
+		return nil, fmt.Errorf("window version %d: want %d or %d", format, windowFormatV1, windowVersion)
 	}
-	n := len(rest) / windowEntrySize
 	if n > mapping.SeqWindow {
 		return nil, fmt.Errorf("window of %d entries: more than %d", n, mapping.SeqWindow)
 	}
@@ -226,6 +262,13 @@ func decodeWindow(b []byte) (*storedWindow, error) {
 	for i := range n {
 		e := rest[i*windowEntrySize:]
 		w.seqs[i] = storedSeq{seq: int64(binary.BigEndian.Uint64(e)), digest: binary.BigEndian.Uint64(e[8:])}
+	}
+	if ck := rest[n*windowEntrySize:]; len(ck) > 0 {
+		c, err := mapping.DecodeCheckpoint(ck)
+		if err != nil {
+			return nil, err
+		}
+		w.checkpoint = c
 	}
 	return w, nil
 }

@@ -19,9 +19,13 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/azlens/azlens/internal/contract"
+	"github.com/azlens/azlens/internal/telemetryevent"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/mapping"
 	"github.com/azlens/azlens/receiver/lambdatelemetryreceiver/internal/metadata"
 )
@@ -192,10 +196,11 @@ func TestDedupeSurvivesRestart(t *testing.T) {
 		}
 		// The successor goes on recording and applying: a new batch counts; a restarted agent
 		// reusing seq 7 with another body is not mistaken for the retry.
+		// The environment's series goes on from the recorded checkpoint: r1, then r2 and r3.
 		second.mustPost(t, AgentBatchPath, newer, true)
 		second.mustPost(t, AgentBatchPath, restartedAgent, true)
-		if got := countedInvocations(t, second); got != 2 {
-			t.Fatalf("the successor counted %d invocations, want 2 (r2 and r3)", got)
+		if got := countedInvocations(t, second); got != 3 {
+			t.Fatalf("the successor's series is at %d invocations, want 3 (r1 recorded by the first, r2 and r3)", got)
 		}
 
 		// And a third process knows what the second applied.
@@ -222,6 +227,57 @@ func TestDedupeSurvivesRestart(t *testing.T) {
 			t.Fatalf("without storage the successor counted %d, want 1 (the window is in memory only)", got)
 		}
 	})
+}
+
+// TestUnrecordedBatchCountsOnce: the window the record cannot close. The killed collector
+// applied and exported a batch but died before the storage write, so its successor does not know
+// the batch and applies it again. It applies it onto the metric state recorded with the batch
+// before (mapping.Checkpoint), in the same series: the point it emits is the one the killed
+// process emitted, and a backend taking each series' last value counts the invocation once.
+func TestUnrecordedBatchCountsOnce(t *testing.T) {
+	st := newMemStorage()
+	killed := collectorWith(t, st, nil)
+	killed.mustPost(t, AgentBatchPath, agentBody(t, 1, rawEvents(t, oneInvocation)), true)
+	st.failSet = errors.New("SIGKILL before the write")
+	unrecorded := agentBody(t, 2, rawEvents(t, strings.ReplaceAll(oneInvocation, `"r1"`, `"r2"`)))
+	killed.mustPost(t, AgentBatchPath, unrecorded, true)
+	st.failSet = nil
+
+	successor := collectorWith(t, st, nil)
+	successor.mustPost(t, AgentBatchPath, unrecorded, true)
+	series := map[pcommon.Timestamp]int64{}
+	for _, h := range []*harness{killed, successor} {
+		for _, md := range h.metrics.AllMetrics() {
+			for start, v := range invocationSeries(md) {
+				series[start] = max(series[start], v)
+			}
+		}
+	}
+	var total int64
+	for _, v := range series {
+		total += v
+	}
+	if len(series) != 1 || total != 2 {
+		t.Fatalf("faas.invocations series (start → last value) %v: %d invocations counted, want 2 in one series", series, total)
+	}
+}
+
+// invocationSeries sums md's faas.invocations points by series start.
+func invocationSeries(md pmetric.Metrics) map[pcommon.Timestamp]int64 {
+	out := map[pcommon.Timestamp]int64{}
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			if ms.At(j).Name() == contract.MetricInvocations {
+				dps := ms.At(j).Sum().DataPoints()
+				for k := 0; k < dps.Len(); k++ {
+					out[dps.At(k).StartTimestamp()] += dps.At(k).IntValue()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // TestDedupeRecordsOnlyAccepted: a batch the pipeline refused (503, the agent retries) is not
@@ -317,7 +373,7 @@ func TestSeqStoreBounds(t *testing.T) {
 		st := newMemStorage()
 		s := open(st, 0, 10, t0)
 		for seq := range int64(mapping.SeqWindow + 1) {
-			if err := s.record(ctx, "env", seq, uint64(seq)*3, t0); err != nil {
+			if err := s.record(ctx, "env", seq, uint64(seq)*3, mapping.Checkpoint{}, t0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -333,16 +389,16 @@ func TestSeqStoreBounds(t *testing.T) {
 		if s.applied("env", 1, 4) {
 			t.Error("seq 1 with another digest taken for applied")
 		}
-		if n := len(st.data[seqKeyPrefix+"env"]); n != windowHeaderSize+mapping.SeqWindow*windowEntrySize {
-			t.Errorf("stored %d bytes, want %d", n, windowHeaderSize+mapping.SeqWindow*windowEntrySize)
+		if n, want := len(st.data[seqKeyPrefix+"env"]), windowHeaderSize+1+mapping.SeqWindow*windowEntrySize; n != want {
+			t.Errorf("stored %d bytes, want %d (header, count, entries; no checkpoint)", n, want)
 		}
 	})
 
 	t.Run("idle environments expire", func(t *testing.T) {
 		st := newMemStorage()
 		s := open(st, time.Hour, 10, t0)
-		_ = s.record(ctx, "old", 1, 1, t0)
-		_ = s.record(ctx, "new", 1, 1, t0.Add(50*time.Minute))
+		_ = s.record(ctx, "old", 1, 1, mapping.Checkpoint{}, t0)
+		_ = s.record(ctx, "new", 1, 1, mapping.Checkpoint{}, t0.Add(50*time.Minute))
 		if err := s.sweep(ctx, t0.Add(61*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
@@ -363,7 +419,7 @@ func TestSeqStoreBounds(t *testing.T) {
 		st := newMemStorage()
 		s := open(st, 0, 2, t0)
 		for i, env := range []string{"a", "b", "c"} {
-			_ = s.record(ctx, env, 1, 1, t0.Add(time.Duration(i)*time.Minute))
+			_ = s.record(ctx, env, 1, 1, mapping.Checkpoint{}, t0.Add(time.Duration(i)*time.Minute))
 		}
 		if s.applied("a", 1, 1) || !s.applied("c", 1, 1) {
 			t.Fatal("want the least recently seen forgotten")
@@ -398,11 +454,16 @@ func TestSeqStoreBounds(t *testing.T) {
 func FuzzDecodeWindow(f *testing.F) {
 	f.Add(encodeWindow(&storedWindow{lastSeen: time.Unix(1, 2), seqs: []storedSeq{{1, 2}, {-3, 4}}}))
 	f.Add([]byte{windowVersion})
+	f.Add([]byte{windowFormatV1, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add(append(encodeWindow(&storedWindow{seqs: []storedSeq{{1, 2}}}), checkpointSeed(f)...))
 	f.Add(make([]byte, windowHeaderSize+windowEntrySize*(mapping.SeqWindow+1)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, err := decodeWindow(b)
 		if err != nil {
 			return
+		}
+		if b[0] == windowFormatV1 {
+			return // written again as the current format
 		}
 		if got := encodeWindow(w); !bytes.Equal(got, b) {
 			t.Fatalf("decode→encode changed %x into %x", b, got)
@@ -464,4 +525,19 @@ func TestDedupeWithFileStorage(t *testing.T) {
 	if err := second.r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkpointSeed is a real environment checkpoint: one invocation applied as agent batch 1.
+func checkpointSeed(tb testing.TB) []byte {
+	var d telemetryevent.Decoder
+	b, err := d.DecodeEvents([]byte(oneInvocation))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b.Agent = &telemetryevent.Agent{Seq: 1, HasSeq: true}
+	res := pcommon.NewMap()
+	res.PutStr("faas.name", "fn")
+	res.PutStr("faas.instance", "i")
+	m := mapping.New(mapping.Settings{CorrelationTimeout: time.Minute, MaxPending: 10, Checkpoints: true})
+	return m.Apply(res, b, 1, time.Unix(1, 0)).Checkpoint.Data
 }

@@ -214,12 +214,14 @@ func TestFaultSoak(t *testing.T) {
 	if lost != 0 {
 		t.Errorf("%d of %d events lost", lost, total)
 	}
-	// Counted once per report applied: a retried batch is recognised by its seq and body and never
+	// Counted once per invocation. A retried batch is recognised by its seq and body and never
 	// applied twice, also by a collector restarted after a SIGKILL, since the receiver records the
-	// batches it applied in its storage (file_storage) before answering. Every report applied
-	// becomes a log record, so a report at the sink twice is a batch applied twice: there must be
-	// none, and the count must not exceed the invocations. (What remains possible is a SIGKILL in
-	// the microseconds between a batch's export and its storage write; this test would report it.)
+	// batches it applied in its storage (file_storage) before answering. A SIGKILL between a
+	// batch's export and that write leaves the successor applying it again, but onto the metric
+	// state recorded with the batch before, in the same series (a checkpoint): the point it emits
+	// is the one the killed process emitted, so the count still must not exceed the invocations.
+	// Such a batch's events do reach the sink twice (reports_reapplied, duplicate log records):
+	// logs and spans are at least once.
 	// Undercounted by at most one invocation per environment and kill: the one whose report
 	// reached a successor that holds it (waiting for its start) and is itself killed before its
 	// correlation timeout. Its events are not lost (checked above); only its count.

@@ -33,6 +33,9 @@ type Settings struct {
 	// EnvironmentIdle forgets an environment (its cumulative metrics end)
 	// after this long without a batch.
 	EnvironmentIdle time.Duration
+	// Checkpoints makes Apply return the environment's metric state after every agent batch with
+	// a seq (Output.Checkpoint), for a receiver that stores it (checkpoint.go).
+	Checkpoints bool
 	// ScopeName and ScopeVersion name the instrumentation scope of all output.
 	ScopeName, ScopeVersion string
 }
@@ -52,11 +55,17 @@ type Output struct {
 	EnvironmentsForgotten int
 	// Duplicate is true when the batch's agent seq had already been applied.
 	Duplicate bool
+	// Delivering is true when the batch is a retry of one whose earlier attempt is still being
+	// delivered (see Delivered): nothing was applied or emitted, and the retry must come again.
+	Delivering bool
 	// SDKMetrics are the function's own metrics (also in Metrics), kept with a stashed batch.
 	SDKMetrics pmetric.Metrics
 	// OTLPUnjoined counts SDK handler spans emitted without their invocation (it never arrived
 	// within the correlation timeout, or the wait list was full).
 	OTLPUnjoined int
+	// Checkpoint is the environment's metric state after this batch (with Settings.Checkpoints,
+	// for an agent batch with a seq; else zero).
+	Checkpoint Checkpoint
 
 	// traceEnvs[i] is the environment of Traces.ResourceSpans().At(i).
 	traceEnvs []*environment
@@ -130,7 +139,12 @@ type environment struct {
 	agent         *agentState
 	seqs          seqWindow
 	stash         map[int64]stashed
-	dirty         bool
+	// delivering holds the seqs of batches applied (or re-sent from the stash) whose delivery has
+	// not ended yet (Delivered).
+	delivering map[int64]struct{}
+	dirty      bool
+	// checkpoints is the version of the last checkpoint taken or restored (checkpoint.go).
+	checkpoints uint64
 	// sdk is the state joining the function's own OTLP data (otlp.go); nil until some arrives.
 	sdk *otlpState
 }
@@ -187,9 +201,18 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 
 	if b.Agent != nil && b.Agent.HasSeq {
 		if env.seqs.contains(b.Agent.Seq, digest) {
+			if _, ok := env.delivering[b.Agent.Seq]; ok {
+				// The agent gave up on an attempt this process is still exporting and retried.
+				// Until that attempt ends there is nothing to answer: it may yet succeed, or fail
+				// and stash its output for this retry to re-send. Answering now (with nothing to
+				// re-send) would lose the batch if it then failed.
+				out.Delivering = true
+				return out
+			}
 			// A retry of a batch already applied: applying it again would
 			// double-count the cumulative metrics.
 			out.Duplicate = true
+			env.startDelivery(b.Agent.Seq)
 			if s, ok := env.stash[b.Agent.Seq]; ok {
 				s.traces.CopyTo(out.Traces)
 				s.logs.CopyTo(out.Logs)
@@ -200,10 +223,15 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 			}
 			env.dirty = true
 			m.emitMetrics(env, now, &out)
+			if m.set.Checkpoints {
+				// The first attempt's consumers failed, so it was never recorded: this is.
+				out.Checkpoint = env.checkpoint(now)
+			}
 			out.finish()
 			return out
 		}
 		env.seqs.add(b.Agent.Seq, digest)
+		env.startDelivery(b.Agent.Seq)
 	}
 	if b.Agent != nil {
 		env.updateAgent(b.Agent, now)
@@ -239,6 +267,9 @@ func (m *Mapper) Apply(resource pcommon.Map, b *telemetryevent.Batch, digest uin
 	env.dirty = true
 	m.emitMetrics(env, now, &out)
 	m.releaseHeld(env, now.Add(-m.set.CorrelationTimeout), false, &out)
+	if m.set.Checkpoints && b.Agent != nil && b.Agent.HasSeq {
+		out.Checkpoint = env.checkpoint(now)
+	}
 	out.finish()
 	return out
 }
@@ -264,6 +295,25 @@ func (m *Mapper) Stash(resource pcommon.Map, seq int64, out Output) {
 		}
 	}
 	env.stash[seq] = stashed{traces: out.Traces, logs: out.Logs, metrics: out.SDKMetrics}
+}
+
+func (env *environment) startDelivery(seq int64) {
+	if env.delivering == nil {
+		env.delivering = map[int64]struct{}{}
+	}
+	env.delivering[seq] = struct{}{}
+}
+
+// Delivered ends the delivery of the agent batch seq that Apply returned (its consumers
+// answered, and a failed one's output is stashed): a retry of it is answered from then on.
+// Every Apply of a batch with a seq that was neither Delivering nor refused must be followed by
+// one Delivered.
+func (m *Mapper) Delivered(resource pcommon.Map, seq int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if env := m.envs[envKey(resource)]; env != nil {
+		delete(env.delivering, seq)
+	}
 }
 
 func (m *Mapper) scope(s pcommon.InstrumentationScope) {
