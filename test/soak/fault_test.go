@@ -1,7 +1,7 @@
 //go:build soak
 
 // The fault soak runs with `make soak` (go test -tags soak, about a minute with its builds), not
-// in `make test`. It used to lose a whole invocation's function lines about one run in three: the
+// in `make test`; CI runs it after the suite (.ci/run). It used to lose a whole invocation's function lines about one run in three: the
 // receiver joined lines without a requestId to the invocation active when it processed their
 // batch, and a batch replayed from the spool after newer ones, or sent to a restarted collector
 // that never saw the invocation's platform.start, joined them to another one or to none. Batches
