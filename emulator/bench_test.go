@@ -34,14 +34,7 @@ func benchSandbox(b *testing.B, cfg SandboxConfig) {
 		}
 	}
 	b.StopTimer()
-	p50, p99 := emulatortest.Percentile(lat, 0.5), emulatortest.Percentile(lat, 0.99)
-	r50, r99 := emulatortest.Percentile(ref, 0.5), emulatortest.Percentile(ref, 0.99)
-	b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(p99.Nanoseconds()), "p99-ns")
-	b.ReportMetric(float64(r50.Nanoseconds()), "direct-p50-ns")
-	b.ReportMetric(float64(r99.Nanoseconds()), "direct-p99-ns")
-	b.ReportMetric(float64(p50)/float64(r50), "p50-ratio")
-	b.ReportMetric(float64(p99)/float64(r99), "p99-ratio")
+	emulatortest.ReportLatencies(b, lat, ref)
 }
 
 // BenchmarkInvokeInProcess: Invoke round trip (answer, not Done) of an in-process sandbox.

@@ -48,3 +48,16 @@ func Percentile(d []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	return s[int(float64(len(s)-1)*p)]
 }
+
+// ReportLatencies reports the invocations' p50 and p99 (lat), the direct-call reference's (ref),
+// and their ratios, the figures the suite compares across machines.
+func ReportLatencies(b *testing.B, lat, ref []time.Duration) {
+	p50, p99 := Percentile(lat, 0.5), Percentile(lat, 0.99)
+	r50, r99 := Percentile(ref, 0.5), Percentile(ref, 0.99)
+	b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(p99.Nanoseconds()), "p99-ns")
+	b.ReportMetric(float64(r50.Nanoseconds()), "direct-p50-ns")
+	b.ReportMetric(float64(r99.Nanoseconds()), "direct-p99-ns")
+	b.ReportMetric(float64(p50)/float64(r50), "p50-ratio")
+	b.ReportMetric(float64(p99)/float64(r99), "p99-ratio")
+}

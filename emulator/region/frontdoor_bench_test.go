@@ -20,17 +20,7 @@ import (
 // (emulatortest.DirectLatencies), in the same run.
 func benchFrontDoor(b *testing.B, fn emulator.Function) {
 	fn.Name = "bench"
-	region, err := New(Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := region.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer region.Shutdown(context.Background())
-	srv := httptest.NewServer(NewFrontDoor(nil, region))
-	defer srv.Close()
-	url := srv.URL + "/2015-03-31/functions/bench/invocations"
+	srv, url := serveBenchRegion(b, Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
 	client := srv.Client()
 
 	ref := emulatortest.DirectLatencies(b, max(b.N, 1000))
@@ -50,13 +40,7 @@ func benchFrontDoor(b *testing.B, fn emulator.Function) {
 		}
 	}
 	b.StopTimer()
-	p50, p99 := emulatortest.Percentile(lat, 0.5), emulatortest.Percentile(lat, 0.99)
-	r50, r99 := emulatortest.Percentile(ref, 0.5), emulatortest.Percentile(ref, 0.99)
-	b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(p99.Nanoseconds()), "p99-ns")
-	b.ReportMetric(float64(r50.Nanoseconds()), "direct-p50-ns")
-	b.ReportMetric(float64(p50)/float64(r50), "p50-ratio")
-	b.ReportMetric(float64(p99)/float64(r99), "p99-ratio")
+	emulatortest.ReportLatencies(b, lat, ref)
 }
 
 func BenchmarkFrontDoorInProcess(b *testing.B) {
@@ -74,18 +58,8 @@ func BenchmarkFrontDoorProcess(b *testing.B) {
 // BenchmarkFrontDoorThroughput is invocations per second through the front door in in-process
 // mode, 3 zones × 4 environments, as many concurrent callers as environments.
 func BenchmarkFrontDoorThroughput(b *testing.B) {
-	region, err := New(Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
+	_, url := serveBenchRegion(b, Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
 		Function: emulator.Function{Name: "bench", Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := region.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer region.Shutdown(context.Background())
-	srv := httptest.NewServer(NewFrontDoor(nil, region))
-	defer srv.Close()
-	url := srv.URL + "/2015-03-31/functions/bench/invocations"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -118,4 +92,20 @@ func BenchmarkFrontDoorThroughput(b *testing.B) {
 		b.Fatalf("%d invocations failed", f)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "invocations/s")
+}
+
+// serveBenchRegion starts a region of cfg (its function named "bench") behind a front door; it
+// returns the server and the function's Invoke URL. Both stop when the benchmark ends.
+func serveBenchRegion(b *testing.B, cfg Config) (*httptest.Server, string) {
+	region, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := region.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { region.Shutdown(context.Background()) })
+	srv := httptest.NewServer(NewFrontDoor(nil, region))
+	b.Cleanup(srv.Close)
+	return srv, srv.URL + "/2015-03-31/functions/bench/invocations"
 }

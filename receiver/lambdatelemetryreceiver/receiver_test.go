@@ -219,17 +219,8 @@ func TestConsumerErrors(t *testing.T) {
 func invocations(t *testing.T, md pmetric.Metrics) int64 {
 	t.Helper()
 	var n int64
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		ms := rms.At(i).ScopeMetrics().At(0).Metrics()
-		for j := 0; j < ms.Len(); j++ {
-			if ms.At(j).Name() == contract.MetricInvocations {
-				dps := ms.At(j).Sum().DataPoints()
-				for k := 0; k < dps.Len(); k++ {
-					n += dps.At(k).IntValue()
-				}
-			}
-		}
+	for _, v := range invocationSeries(md) {
+		n += v
 	}
 	return n
 }

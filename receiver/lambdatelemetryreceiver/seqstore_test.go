@@ -262,7 +262,7 @@ func TestUnrecordedBatchCountsOnce(t *testing.T) {
 	}
 }
 
-// invocationSeries sums md's faas.invocations points by series start.
+// invocationSeries sums md's faas.invocations points (every outcome) by series start.
 func invocationSeries(md pmetric.Metrics) map[pcommon.Timestamp]int64 {
 	out := map[pcommon.Timestamp]int64{}
 	rms := md.ResourceMetrics()
