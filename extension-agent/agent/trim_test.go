@@ -9,7 +9,7 @@ import (
 
 // TestTrimReturnsFreeHeapAtMostOncePerInterval: a held invocation end returns the free heap to the
 // OS (HeapReleased grows after garbage was made), and a second end within trimEvery does not pay
-// for another GC.
+// for more GCs.
 func TestTrimReturnsFreeHeapAtMostOncePerInterval(t *testing.T) {
 	// No GC but the trim's own: one triggered by this garbage, or by another goroutine's
 	// allocations on a loaded machine, would free (and the background scavenger release) heap
@@ -26,7 +26,9 @@ func TestTrimReturnsFreeHeapAtMostOncePerInterval(t *testing.T) {
 	now := time.Now()
 	<-a.trim(now)
 	runtime.ReadMemStats(&after)
-	if after.NumForcedGC != before.NumForcedGC+1 {
+	// Two forced GCs: the one that empties sync.Pools' victim caches, then FreeOSMemory's (trim).
+	const trimGCs = 2
+	if after.NumForcedGC != before.NumForcedGC+trimGCs {
 		t.Fatalf("forced GCs %d → %d: the trim did not run", before.NumForcedGC, after.NumForcedGC)
 	}
 	if after.HeapIdle-after.HeapReleased > before.HeapIdle-before.HeapReleased && after.HeapIdle-after.HeapReleased > 1<<20 {
@@ -44,7 +46,7 @@ func TestTrimReturnsFreeHeapAtMostOncePerInterval(t *testing.T) {
 	}
 	<-a.trim(now.Add(trimEvery))
 	runtime.ReadMemStats(&again)
-	if again.NumForcedGC != after.NumForcedGC+1 {
+	if again.NumForcedGC != after.NumForcedGC+trimGCs {
 		t.Fatal("no trim once trimEvery had passed")
 	}
 	_ = garbage
