@@ -211,6 +211,14 @@ func (r *lambdaReceiver) sweep(now time.Time, reason string) {
 		n := int64(out.Traces.SpanCount() + out.Logs.LogRecordCount() + out.Metrics.DataPointCount())
 		r.dropped.Add(context.Background(), n, metric.WithAttributes(attribute.String("reason", reason)))
 		r.warnFirst("dropped:"+reason, "next consumer refused output of a "+reason+" sweep; it is dropped (counted in otelcol_lambdatelemetryreceiver_dropped_items)", zap.Error(err))
+		return
+	}
+	if r.seqs != nil && len(out.Checkpoints) > 0 {
+		// The counts the sweep added are exported: a successor must continue from them, or its
+		// series would go below what this process emitted.
+		if err := r.seqs.saveCheckpoints(context.Background(), out.Checkpoints); err != nil {
+			r.warnFirst("storage:checkpoint", "storage: recording the metric state after a sweep failed; a restarted collector's series may go below this one's", zap.Error(err))
+		}
 	}
 }
 

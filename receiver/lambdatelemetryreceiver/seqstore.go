@@ -193,6 +193,26 @@ func (s *seqStore) sweep(ctx context.Context, now time.Time) error {
 	return s.client.Batch(ctx, ops...)
 }
 
+// saveCheckpoints stores newer metric checkpoints of environments that have a record (a sweep's
+// or a shutdown's: counts of invocations emitted incomplete, which no batch's checkpoint holds).
+func (s *seqStore) saveCheckpoints(ctx context.Context, cks map[string]mapping.Checkpoint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ops []*storage.Operation
+	for env, ck := range cks {
+		w := s.envs[env]
+		if w == nil || ck.Version <= w.checkpoint.Version {
+			continue
+		}
+		w.checkpoint = ck
+		ops = append(ops, storage.SetOperation(seqKeyPrefix+env, encodeWindow(w)))
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return s.client.Batch(ctx, ops...)
+}
+
 // checkpoints returns the stored metric checkpoints by environment, for the mapper to continue.
 func (s *seqStore) checkpoints() map[string][]byte {
 	s.mu.Lock()

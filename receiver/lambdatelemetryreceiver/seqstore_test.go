@@ -262,6 +262,32 @@ func TestUnrecordedBatchCountsOnce(t *testing.T) {
 	}
 }
 
+// TestSuccessorContinuesAfterAShutdownFlush: a collector stopped for a deploy emits the
+// invocations it still holds, incomplete, and counts them. Its successor must continue from that
+// count, not from the last batch's checkpoint: a series going below what was exported reads as a
+// counter reset to Prometheus.
+func TestSuccessorContinuesAfterAShutdownFlush(t *testing.T) {
+	st := newMemStorage()
+	first := collectorWith(t, st, nil)
+	// Its report never came: held until the correlation timeout or, here, the shutdown.
+	held := `[
+ {"time":"2026-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"held"}},
+ {"time":"2026-03-01T10:00:00.010Z","type":"platform.runtimeDone","record":{"requestId":"held","status":"success","metrics":{"durationMs":10}}}]`
+	first.mustPost(t, AgentBatchPath, agentBody(t, 1, rawEvents(t, oneInvocation)), true)
+	first.mustPost(t, AgentBatchPath, agentBody(t, 2, rawEvents(t, held)), true)
+	if err := first.r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := countedInvocations(t, first); got != 2 {
+		t.Fatalf("the stopped collector counted %d invocations, want 2 (r1 and the held one, incomplete)", got)
+	}
+	successor := collectorWith(t, st, nil)
+	successor.mustPost(t, AgentBatchPath, agentBody(t, 3, rawEvents(t, strings.ReplaceAll(oneInvocation, `"r1"`, `"r3"`))), true)
+	if got := countedInvocations(t, successor); got != 3 {
+		t.Fatalf("the successor's series is at %d, want 3 (going on from the 2 its predecessor emitted)", got)
+	}
+}
+
 // invocationSeries sums md's faas.invocations points (every outcome) by series start.
 func invocationSeries(md pmetric.Metrics) map[pcommon.Timestamp]int64 {
 	out := map[pcommon.Timestamp]int64{}

@@ -66,6 +66,10 @@ type Output struct {
 	// Checkpoint is the environment's metric state after this batch (with Settings.Checkpoints,
 	// for an agent batch with a seq; else zero).
 	Checkpoint Checkpoint
+	// Checkpoints are, with Settings.Checkpoints, the metric state of every environment whose
+	// metrics a Sweep or Flush emitted, by EnvKey: counts that no batch's checkpoint holds
+	// (invocations emitted incomplete), which a successor must continue from too.
+	Checkpoints map[string]Checkpoint
 
 	// traceEnvs[i] is the environment of Traces.ResourceSpans().At(i).
 	traceEnvs []*environment
@@ -592,10 +596,22 @@ func (m *Mapper) Sweep(now time.Time) Output {
 		}
 		if env.dirty {
 			m.emitMetrics(env, now, &out)
+			m.sweptCheckpoint(env, now, &out)
 		}
 	}
 	out.finish()
 	return out
+}
+
+// sweptCheckpoint adds env's checkpoint to a Sweep's or Flush's output (Output.Checkpoints).
+func (m *Mapper) sweptCheckpoint(env *environment, now time.Time, out *Output) {
+	if !m.set.Checkpoints {
+		return
+	}
+	if out.Checkpoints == nil {
+		out.Checkpoints = map[string]Checkpoint{}
+	}
+	out.Checkpoints[env.key] = env.checkpoint(now)
 }
 
 // Flush emits everything held, incomplete, as at shutdown.
@@ -605,6 +621,7 @@ func (m *Mapper) Flush(now time.Time) Output {
 	defer m.mu.Unlock()
 	for _, env := range m.envs {
 		m.forget(env, now, &out)
+		m.sweptCheckpoint(env, now, &out)
 	}
 	out.finish()
 	return out
