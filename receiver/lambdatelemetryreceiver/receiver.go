@@ -414,10 +414,11 @@ func (r *lambdaReceiver) process(ctx context.Context, body []byte, kind int) (ac
 	}
 	if env != "" {
 		// Before the 200: a SIGKILL after this write leaves the agent retrying a batch the
-		// successor knows; one before it (after the export) is the remaining double-count window.
+		// successor knows; one before it (after the export) leaves the successor applying the
+		// batch again, onto the checkpoint recorded with the batch before: counted once.
 		// Not with the request's context: an agent that gave up waiting will retry exactly this.
 		if err := r.seqs.record(context.WithoutCancel(ctx), env, seq, digest, out.Checkpoint, r.clock.Now()); err != nil {
-			r.warnFirst("storage:record", "storage: recording an applied batch failed; if the collector restarts before the agent gets this answer, its retry is counted twice", zap.Error(err))
+			r.warnFirst("storage:record", "storage: recording an applied batch failed; a collector restarted now would continue this environment's metrics from an older state", zap.Error(err))
 		}
 	}
 	return acceptedResponse{Accepted: nEvents + nOTLP}, http.StatusOK, "", ""
