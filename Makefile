@@ -18,10 +18,12 @@ build: agent
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/hello ./examples/hello
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/azlens-collector ./cmd/azlens-collector
 
-# The extension, built as it ships in the layer: static, stripped.
+# The extension, built as it ships in the layer: static, stripped, without net/http's HTTP/2
+# (internal/testbin's AgentFlags say why; extension-agent/build-layer.sh uses the same tag).
+AGENT_TAGS := nethttpomithttp2
 agent:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "-s -w" -o $(BIN)/azlens-agent ./extension-agent/cmd/azlens-agent
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -tags $(AGENT_TAGS) -ldflags "-s -w" -o $(BIN)/azlens-agent ./extension-agent/cmd/azlens-agent
 
 # dist/azlens-agent-layer-{amd64,arm64}.zip holding extensions/azlens-agent, ready to publish.
 layer:

@@ -31,14 +31,13 @@ func TestMain(m *testing.M) {
 		for name, pkg := range map[string]string{
 			"azlens":           "github.com/azlens/azlens/cmd/azlens",
 			"hello":            "github.com/azlens/azlens/examples/hello",
-			"azlens-agent":     "github.com/azlens/azlens/extension-agent/cmd/azlens-agent",
 			"azlens-collector": "github.com/azlens/azlens/cmd/azlens-collector",
 		} {
 			if err := testbin.Build("-o", filepath.Join(dir, name), pkg); err != nil {
 				return err
 			}
 		}
-		return nil
+		return testbin.BuildAgent(filepath.Join(dir, "azlens-agent"))
 	}))
 }
 

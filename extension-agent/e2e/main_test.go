@@ -26,7 +26,7 @@ func buildAll(dir string) error {
 		return err
 	}
 	agentPath = filepath.Join(dir, "extensions", "azlens-agent")
-	if err := goBuild(agentPath, "../cmd/azlens-agent"); err != nil {
+	if err := testbin.BuildAgent(agentPath); err != nil {
 		return err
 	}
 	noopPath = filepath.Join(dir, "noop", "extensions", "noop")

@@ -193,6 +193,8 @@ func New(opt Options, resource []byte) *Forwarder {
 	f := &Forwarder{
 		opt: opt,
 		url: opt.Endpoint + BatchPath,
+		// HTTP/1.1 also over TLS: the layer's binary leaves net/http's HTTP/2 out (its idle RSS
+		// budget), and one flush at a time needs no multiplexing; idle connections are kept.
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: opt.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -200,7 +202,6 @@ func New(opt Options, resource []byte) *Forwarder {
 			TLSHandshakeTimeout: opt.Timeout,
 			MaxIdleConnsPerHost: 2,
 			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   opt.TLS != nil,
 		}},
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),

@@ -26,13 +26,16 @@ func TestMain(m *testing.M) {
 			pkg string
 		}{
 			{&bins.function, "github.com/azlens/azlens/examples/hello"},
-			{&bins.agent, "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"},
 			{&bins.collector, "github.com/azlens/azlens/cmd/azlens-collector"},
 		} {
 			*b.out = filepath.Join(dir, filepath.Base(b.pkg))
 			if err := testbin.Build("-o", *b.out, b.pkg); err != nil {
 				return err
 			}
+		}
+		bins.agent = filepath.Join(dir, "azlens-agent")
+		if err := testbin.BuildAgent(bins.agent); err != nil {
+			return err
 		}
 		// The agent runs from a layer zip packed as `make layer` packs it, as `make up` runs it.
 		mklayer := filepath.Join(dir, "mklayer")

@@ -54,3 +54,18 @@ func Build(args ...string) error {
 	}
 	return nil
 }
+
+// AgentPackage is azlens-agent's main package.
+const AgentPackage = "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"
+
+// AgentFlags build azlens-agent as the layer ships it (the Makefile's agent target and
+// extension-agent/build-layer.sh use the same): trimmed, stripped, and without net/http's HTTP/2
+// (build tag nethttpomithttp2). The agent speaks HTTP/1.1 to every peer it has — the Lambda APIs,
+// the function's OTLP exporter, the collector — and HTTP/2's code is ≈ 0.5 MiB of binary, which
+// the kernel maps in whole and counts in the idle RSS the agent is budgeted.
+var AgentFlags = []string{"-trimpath", "-tags", "nethttpomithttp2", "-ldflags", "-s -w"}
+
+// BuildAgent builds azlens-agent with AgentFlags into out.
+func BuildAgent(out string) error {
+	return Build(append(append([]string{}, AgentFlags...), "-o", out, AgentPackage)...)
+}

@@ -43,13 +43,15 @@ func setup(dir string) error {
 	// -C: the binaries are built in the product module, with its own dependency versions.
 	if err := testbin.Build("-C", repoRoot, "-o", dir+string(filepath.Separator),
 		"github.com/azlens/azlens/examples/hello",
-		"github.com/azlens/azlens/extension-agent/cmd/azlens-agent",
 		"github.com/azlens/azlens/cmd/azlens-collector",
 	); err != nil {
 		return err
 	}
 	helloPath = filepath.Join(dir, "hello")
 	agentPath = filepath.Join(dir, "azlens-agent")
+	if err := testbin.Build(append(append([]string{"-C", repoRoot}, testbin.AgentFlags...), "-o", agentPath, testbin.AgentPackage)...); err != nil {
+		return err
+	}
 	collectorPath = filepath.Join(dir, "azlens-collector")
 
 	// The script prints the cached binaries' paths, building whatever is not cached yet (the cold

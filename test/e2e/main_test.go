@@ -30,13 +30,15 @@ func TestMain(m *testing.M) { os.Exit(testbin.Main(m, "azlens-e2e-", buildAll)) 
 func buildAll(dir string) error {
 	if err := testbin.Build("-o", dir+string(filepath.Separator),
 		"github.com/azlens/azlens/examples/hello",
-		"github.com/azlens/azlens/extension-agent/cmd/azlens-agent",
 		"github.com/azlens/azlens/cmd/azlens-collector",
 	); err != nil {
 		return err
 	}
 	helloPath = filepath.Join(dir, "hello")
 	agentPath = filepath.Join(dir, "azlens-agent")
+	if err := testbin.BuildAgent(agentPath); err != nil {
+		return err
+	}
 	collectorPath = filepath.Join(dir, "azlens-collector")
 	for _, p := range []string{helloPath, agentPath, collectorPath} {
 		if _, err := os.Stat(p); err != nil {

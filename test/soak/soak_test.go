@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		agentPath = filepath.Join(dir, "extensions", "azlens-agent")
-		if err := testbin.Build("-trimpath", "-ldflags", "-s -w", "-o", agentPath, "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"); err != nil {
+		if err := testbin.BuildAgent(agentPath); err != nil {
 			return err
 		}
 		collectorPath = filepath.Join(dir, "azlens-collector")
