@@ -111,7 +111,7 @@ bench:
 # Regenerates docs/benchmarks.md's tables (its bench:begin/bench:end blocks) from a run of every
 # entry but E2E (hours of wall time: go run ./bench -filter E2E -render docs/benchmarks.md).
 # Without running: go run ./bench -from bench/results.json -render docs/benchmarks.md
-BENCH_DOCS_ENTRIES ?= B1,B2,B3,B4,B5,B6,B7,OTLP,B8,B9,EMU,HUB,LOKI
+BENCH_DOCS_ENTRIES ?= B1,B2,B3,B4,B5,B6,B7,OTLP,B8,B9,EMU,HUB,LOKI,COST,TESTBED
 bench-docs:
 	$(GO) run ./bench -filter $(BENCH_DOCS_ENTRIES) -render docs/benchmarks.md $(BENCHFLAGS)
 

@@ -559,7 +559,7 @@ func PrintReport(w io.Writer, rep *Report) {
 	}
 	row(fmt.Sprintf("memcpy, copy() of %d MiB", s.Config.MemcpyBytes>>20), s.MemcpyGBps, e.MemcpyGBps, "GB/s")
 	row(fmt.Sprintf("fastjson Parser.ParseBytes, Telemetry batch of %d KB", s.FastjsonBytes/1000), s.FastjsonMBps, e.FastjsonMBps, "MB/s")
-	row(fmt.Sprintf("loopback TCP, one %d MiB transfer", s.Config.TCPBytes>>20), s.TCPMBps, e.TCPMBps, "MB/s")
+	row(fmt.Sprintf("loopback TCP, %d MiB transfers (median of 3 after a warm-up)", s.Config.TCPBytes>>20), s.TCPMBps, e.TCPMBps, "MB/s")
 	row(fmt.Sprintf("net/http null handler, keep-alive, %d conns, %s", s.Config.HTTPConns, s.Config.HTTPFor), s.HTTPReqps, e.HTTPReqps, "req/s")
 	row(fmt.Sprintf("exec static hello-world, median of %d", s.Config.Execs), s.ExecMs, e.ExecMs, "ms")
 	tw.Flush()

@@ -54,3 +54,10 @@ func BenchmarkInvokeInProcessWithExtension(b *testing.B) {
 func BenchmarkInvokeProcess(b *testing.B) {
 	benchSandbox(b, SandboxConfig{Function: processFunction(nil)})
 }
+
+// BenchmarkInvokeProcessIsolated: the same process in network and mount namespaces of its own, as
+// `azlens up` runs every environment where the host allows it. The Runtime API is then reached
+// through the namespace's loopback, forwarded to the emulator's listener on the host.
+func BenchmarkInvokeProcessIsolated(b *testing.B) {
+	benchSandbox(b, SandboxConfig{Function: processFunction(nil), Network: NetworkIsolated})
+}

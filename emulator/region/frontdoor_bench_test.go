@@ -18,9 +18,10 @@ import (
 // benchFrontDoor measures the whole Invoke API round trip — HTTP to the front door, router, an
 // environment's Runtime API, the function, and back — against the same handler called directly
 // (emulatortest.DirectLatencies), in the same run.
-func benchFrontDoor(b *testing.B, fn emulator.Function) {
+func benchFrontDoor(b *testing.B, fn emulator.Function, network emulator.Network) {
 	fn.Name = "bench"
-	srv, url := serveBenchRegion(b, Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn})
+	srv, url := serveBenchRegion(b, Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, Function: fn,
+		Sandbox: emulator.SandboxConfig{Network: network}})
 	client := srv.Client()
 
 	ref := emulatortest.DirectLatencies(b, max(b.N, 1000))
@@ -44,22 +45,44 @@ func benchFrontDoor(b *testing.B, fn emulator.Function) {
 }
 
 func BenchmarkFrontDoorInProcess(b *testing.B) {
-	benchFrontDoor(b, emulator.Function{Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}})
+	benchFrontDoor(b, emulator.Function{Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}}, emulator.NetworkShared)
 }
 
 func BenchmarkFrontDoorProcess(b *testing.B) {
+	benchFrontDoor(b, processFunction(b), emulator.NetworkShared)
+}
+
+// BenchmarkFrontDoorProcessIsolated: process mode with every environment in namespaces of its own
+// (`azlens up`'s default where the host allows it).
+func BenchmarkFrontDoorProcessIsolated(b *testing.B) {
+	benchFrontDoor(b, processFunction(b), emulator.NetworkIsolated)
+}
+
+// processFunction is the real aws-lambda-go bootstrap, built for this benchmark.
+func processFunction(b *testing.B) emulator.Function {
 	path, err := emulatortest.BuildFunction(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchFrontDoor(b, emulator.Function{Runtime: &emulator.ProcessRuntime{Path: path}})
+	return emulator.Function{Runtime: &emulator.ProcessRuntime{Path: path}}
 }
 
-// BenchmarkFrontDoorThroughput is invocations per second through the front door in in-process
-// mode, 3 zones × 4 environments, as many concurrent callers as environments.
+// BenchmarkFrontDoorThroughput is invocations per second through the front door, 3 zones × 4
+// environments, as many concurrent callers as environments: in-process, and real bootstrap
+// processes in namespaces of their own.
 func BenchmarkFrontDoorThroughput(b *testing.B) {
+	b.Run("in-process", func(b *testing.B) {
+		frontDoorThroughput(b, emulator.Function{Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}}, emulator.NetworkShared)
+	})
+	b.Run("process-isolated", func(b *testing.B) {
+		frontDoorThroughput(b, processFunction(b), emulator.NetworkIsolated)
+	})
+}
+
+func frontDoorThroughput(b *testing.B, fn emulator.Function, network emulator.Network) {
+	fn.Name = "bench"
 	_, url := serveBenchRegion(b, Config{Zones: []string{"use1-az1", "use1-az2", "use1-az3"}, EnvsPerZone: 4,
-		Function: emulator.Function{Name: "bench", Runtime: &emulator.InProcessRuntime{Handler: emulatortest.EchoHandler}}})
+		Function: fn, Sandbox: emulator.SandboxConfig{Network: network}})
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
