@@ -3,6 +3,7 @@ package telemetryevent
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
@@ -120,14 +121,9 @@ func visit(o *fastjson.Object, f func(k []byte, v *fastjson.Value)) {
 	}
 	m := (*objectMirror)(unsafe.Pointer(o))
 	if !m.keysUnescaped {
-		for i := range m.kvs {
-			k := m.kvs[i].k
-			for j := 0; j < len(k); j++ {
-				if k[j] == '\\' {
-					o.Visit(f)
-					return
-				}
-			}
+		if keysEscaped(m.kvs) {
+			o.Visit(f)
+			return
 		}
 		// What Object.unescapeKeys would conclude.
 		m.keysUnescaped = true
@@ -148,18 +144,25 @@ func members(o *fastjson.Object) []kvMirror {
 	}
 	m := (*objectMirror)(unsafe.Pointer(o))
 	if !m.keysUnescaped {
-		for i := range m.kvs {
-			k := m.kvs[i].k
-			for j := 0; j < len(k); j++ {
-				if k[j] == '\\' {
-					o.Visit(func([]byte, *fastjson.Value) {}) // unescapes the keys
-					return m.kvs
-				}
-			}
+		if keysEscaped(m.kvs) {
+			o.Visit(func([]byte, *fastjson.Value) {}) // unescapes the keys
+			return m.kvs
 		}
 		m.keysUnescaped = true
 	}
 	return m.kvs
+}
+
+// keysEscaped says whether any raw key holds a backslash, i.e. needs fastjson to unescape it.
+// strings.IndexByte, not a loop over the bytes: every object of every event passes here, and the
+// loop was 7 % of decoding a platform batch.
+func keysEscaped(kvs []kvMirror) bool {
+	for i := range kvs {
+		if strings.IndexByte(kvs[i].k, '\\') >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // valueMirror is fastjson.Value's layout in v1.6.x. fastjson keeps a
