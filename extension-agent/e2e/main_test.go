@@ -41,7 +41,8 @@ func buildAll(dir string) error {
 	return goBuild(biglinePath, "./testdata/bigline")
 }
 
-// goBuild builds pkg the way the layer does: static, trimmed, stripped.
+// goBuild builds pkg static, trimmed and stripped like the layer's agent (testbin.BuildAgent),
+// without the agent's build tag.
 func goBuild(out, pkg string) error {
 	return testbin.Build("-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 }

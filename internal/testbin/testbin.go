@@ -65,7 +65,7 @@ const AgentPackage = "github.com/azlens/azlens/extension-agent/cmd/azlens-agent"
 // the kernel maps in whole and counts in the idle RSS the agent is budgeted.
 var AgentFlags = []string{"-trimpath", "-tags", "nethttpomithttp2", "-ldflags", "-s -w"}
 
-// BuildAgent builds azlens-agent with AgentFlags into out.
-func BuildAgent(out string) error {
-	return Build(append(append([]string{}, AgentFlags...), "-o", out, AgentPackage)...)
+// BuildAgent builds azlens-agent with AgentFlags into out; flags (e.g. -C dir) come first.
+func BuildAgent(out string, flags ...string) error {
+	return Build(append(append(flags, AgentFlags...), "-o", out, AgentPackage)...)
 }

@@ -49,7 +49,7 @@ func setup(dir string) error {
 	}
 	helloPath = filepath.Join(dir, "hello")
 	agentPath = filepath.Join(dir, "azlens-agent")
-	if err := testbin.Build(append(append([]string{"-C", repoRoot}, testbin.AgentFlags...), "-o", agentPath, testbin.AgentPackage)...); err != nil {
+	if err := testbin.BuildAgent(agentPath, "-C", repoRoot); err != nil {
 		return err
 	}
 	collectorPath = filepath.Join(dir, "azlens-collector")
