@@ -38,6 +38,9 @@ func startJaeger(t *testing.T) *jaeger {
       level: warn
 extensions:
   jaeger_query:
+    # Jaeger traces its own queries by default and sends those spans to localhost:4317, where
+    # nothing listens here; at SIGTERM it then retries the export for up to a minute.
+    enable_tracing: false
     storage:
       traces: mem
     http:
