@@ -1,6 +1,7 @@
 package telemetryevent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -57,6 +58,7 @@ func (d *Decoder) DecodeAgentBatch(body []byte) (*Batch, error) {
 	}
 	b := d.newBatch()
 	st := newState(body, p, b)
+	st.plainText = bytes.IndexByte(body, '\\') < 0
 
 	res := obj.Get("resource")
 	if res == nil || res.Type() == fastjson.TypeNull {
@@ -102,6 +104,7 @@ func (d *Decoder) DecodeEvents(body []byte) (*Batch, error) {
 	}
 	b := d.newBatch()
 	st := newState(body, p, b)
+	st.plainText = bytes.IndexByte(body, '\\') < 0
 	// The body is a valid JSON array: its last byte but white space is ']'.
 	if j := skipWSBack(body, len(body)-1); j > 0 && body[j] == ']' {
 		st.arrayEnd = j

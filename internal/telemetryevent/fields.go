@@ -19,7 +19,7 @@ func (st *state) resource(v *fastjson.Value) ([]Field, error) {
 		return nil, errors.New("resource: must be an object")
 	}
 	fields := make([]Field, 0, o.Len())
-	visit(o, func(k []byte, fv *fastjson.Value) {
+	st.visit(o, func(k []byte, fv *fastjson.Value) {
 		if err != nil {
 			return
 		}
@@ -46,7 +46,7 @@ func (st *state) agent(v *fastjson.Value) (*Agent, error) {
 		return nil, errors.New("agent: must be an object")
 	}
 	a := &Agent{}
-	visit(o, func(k []byte, fv *fastjson.Value) {
+	st.visit(o, func(k []byte, fv *fastjson.Value) {
 		if err != nil {
 			return
 		}
@@ -121,7 +121,7 @@ func (st *state) event(e *Event, v *fastjson.Value) error {
 	// where the keys are for fillRecords.
 	var tv, timev, rec *fastjson.Value
 	pos := evPos{firstKey: -1, recKey: -1}
-	kvs := members(o)
+	kvs := st.members(o)
 	recIdx := -1
 	for n := range kvs {
 		kv := &kvs[n]
@@ -198,7 +198,7 @@ func (st *state) event(e *Event, v *fastjson.Value) error {
 
 func (st *state) platformRecord(e *Event, o *fastjson.Object) error {
 	var err error
-	for _, kv := range members(o) {
+	for _, kv := range st.members(o) {
 		v := kv.v
 		if kind(v) == fastjson.TypeNull {
 			continue
@@ -243,7 +243,7 @@ func (st *state) platformRecord(e *Event, o *fastjson.Object) error {
 		case "droppedRecords":
 			e.DroppedRecords, err = numberField(key, v)
 		case "metrics":
-			err = metrics(&e.Metrics, v)
+			err = st.metrics(&e.Metrics, v)
 		case "spans":
 			e.Spans, err = st.spanList(v)
 		case "tracing":
@@ -274,12 +274,12 @@ func numberField(key string, v *fastjson.Value) (float64, error) {
 	return f, nil
 }
 
-func metrics(m *Metrics, v *fastjson.Value) error {
+func (st *state) metrics(m *Metrics, v *fastjson.Value) error {
 	o, err := v.Object()
 	if err != nil {
 		return errors.New("metrics: must be an object")
 	}
-	for _, kv := range members(o) {
+	for _, kv := range st.members(o) {
 		fv := kv.v
 		if kind(fv) == fastjson.TypeNull {
 			continue
@@ -330,7 +330,7 @@ func (st *state) spanList(v *fastjson.Value) ([]Span, error) {
 		var s Span
 		// One pass over the keys; the first of each wins, as with Get.
 		var nv, startv, dv *fastjson.Value
-		visit(so, func(k []byte, v *fastjson.Value) {
+		st.visit(so, func(k []byte, v *fastjson.Value) {
 			switch b2s(k) {
 			case "name":
 				if nv == nil {
@@ -382,7 +382,7 @@ func (st *state) tracing(t *Tracing, v *fastjson.Value) error {
 		return errors.New("tracing: must be an object")
 	}
 	t.Present = true
-	for _, kv := range members(o) {
+	for _, kv := range st.members(o) {
 		fv := kv.v
 		if kind(fv) == fastjson.TypeNull {
 			continue
@@ -424,7 +424,7 @@ func (st *state) logRecord(e *Event, rec *fastjson.Value) error {
 	e.JSONLog = true
 	o, _ := rec.Object()
 	first := len(st.fields)
-	visit(o, func(k []byte, v *fastjson.Value) {
+	st.visit(o, func(k []byte, v *fastjson.Value) {
 		switch b2s(k) {
 		case "message":
 			if kind(v) == fastjson.TypeString {

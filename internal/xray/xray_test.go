@@ -119,6 +119,59 @@ func TestParseDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func TestParseCanonicalForm(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		fast   bool // read by the fixed-offset reader
+		wantOK bool
+	}{
+		{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", true, true},
+		{"Root=1-5759E988-BD862E3FE1BE46A994272793;Parent=53995C3F42CD8AD8;Sampled=?", true, true},
+		{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", true, true},
+		// Valid but not the canonical form: the general parser reads them.
+		{"root=1-5759e988-bd862e3fe1be46a994272793;parent=53995c3f42cd8ad8;sampled=1", false, true},
+		{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1", false, true},
+		{"Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1", false, true},
+		// Canonical shape, invalid content: the general parser words the error.
+		{"Root=1-5759e988-bd862e3fe1be46a99427279g;Parent=53995c3f42cd8ad8;Sampled=1", false, false},
+		{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000;Sampled=1", false, false},
+		{"Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8;Sampled=1", false, false},
+		{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=2", false, false},
+	} {
+		fast, ok := parseCanonical(tc.in)
+		if ok != tc.fast {
+			t.Errorf("parseCanonical(%q) ok = %v, want %v", tc.in, ok, tc.fast)
+		}
+		general, err := parseGeneral(tc.in)
+		if (err == nil) != tc.wantOK {
+			t.Errorf("parseGeneral(%q) error = %v, want ok %v", tc.in, err, tc.wantOK)
+		}
+		if ok && fast != general {
+			t.Errorf("%q: canonical reader %+v, general parser %+v", tc.in, fast, general)
+		}
+		if got, err := Parse(tc.in); (err == nil) != tc.wantOK || (err == nil && got != general) {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v, ok %v", tc.in, got, err, general, tc.wantOK)
+		}
+	}
+}
+
+// BenchmarkParse compares the header as Lambda writes it with the same header in another key order,
+// which takes the general parser.
+func BenchmarkParse(b *testing.B) {
+	for _, bc := range []struct{ name, in string }{
+		{"canonical", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"},
+		{"general", "Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Parse(bc.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
@@ -136,6 +189,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error not lower-case: %q", err)
 			}
 			return
+		}
+		// The fixed-offset reader agrees with the general parser whenever it accepts.
+		if fast, ok := parseCanonical(s); ok && fast != h {
+			t.Fatalf("canonical reader of %q: got %+v, general parser %+v", s, fast, h)
 		}
 		// A parsed header formats to a canonical form that parses back to the same ids.
 		again, err := Parse(h.String())
