@@ -82,17 +82,24 @@ func parseCanonical(s string) (Header, bool) {
 		!decodeHex(h.ParentID[:], s[48:64]) || h.TraceID.IsEmpty() || h.ParentID.IsEmpty() {
 		return Header{}, false
 	}
-	switch s[73] {
-	case '0':
-		h.Sampling = SamplingNo
-	case '1':
-		h.Sampling = SamplingYes
-	case '?':
-		h.Sampling = SamplingRequested
-	default:
+	var ok bool
+	if h.Sampling, ok = samplingOf(s[73:]); !ok {
 		return Header{}, false
 	}
 	return h, true
+}
+
+// samplingOf maps a Sampled value to its decision; false when it is none of 0, 1 and ?.
+func samplingOf(v string) (Sampling, bool) {
+	switch v {
+	case "0":
+		return SamplingNo, true
+	case "1":
+		return SamplingYes, true
+	case "?":
+		return SamplingRequested, true
+	}
+	return SamplingAbsent, false
 }
 
 // hexValue maps an ASCII byte to its hex digit's value, or 0xff when it is none (either case,
@@ -170,14 +177,8 @@ func parseGeneral(s string) (Header, error) {
 			if haveSampled {
 				return Header{}, errors.New("sampled: duplicate key")
 			}
-			switch val {
-			case "0":
-				h.Sampling = SamplingNo
-			case "1":
-				h.Sampling = SamplingYes
-			case "?":
-				h.Sampling = SamplingRequested
-			default:
+			var ok bool
+			if h.Sampling, ok = samplingOf(val); !ok {
 				return Header{}, fmt.Errorf("sampled: %q is not 0, 1 or ?", truncate(val))
 			}
 			haveSampled = true
