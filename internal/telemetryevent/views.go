@@ -224,7 +224,9 @@ func (st *state) strValue(v *fastjson.Value) string {
 		return ""
 	}
 	raw := unsafe.Slice(unsafe.StringData(m.s), len(m.s))
-	if bytes.IndexByte(raw, '\\') >= 0 {
+	// In a plain body the scan of the whole body already answered, and a long message would
+	// otherwise be scanned twice.
+	if !st.plainText && bytes.IndexByte(raw, '\\') >= 0 {
 		st.reserve(len(raw), raw)
 		start := len(st.arena)
 		st.arena = appendUnescaped(st.arena, m.s)
@@ -264,7 +266,7 @@ func (st *state) str(b []byte) string {
 		if end < len(st.body) && st.body[end] == '"' && st.body[end-1] != '\\' {
 			return b2s(st.body[off:end])
 		}
-		if raw := st.body[off:end]; bytes.IndexByte(raw, '\\') < 0 {
+		if raw := st.body[off:end]; st.plainText || bytes.IndexByte(raw, '\\') < 0 {
 			return b2s(raw)
 		}
 	}
