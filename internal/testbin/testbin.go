@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -67,5 +68,5 @@ var AgentFlags = []string{"-trimpath", "-tags", "nethttpomithttp2", "-ldflags", 
 
 // BuildAgent builds azlens-agent with AgentFlags into out; flags (e.g. -C dir) come first.
 func BuildAgent(out string, flags ...string) error {
-	return Build(append(append(flags, AgentFlags...), "-o", out, AgentPackage)...)
+	return Build(slices.Concat(flags, AgentFlags, []string{"-o", out, AgentPackage})...)
 }

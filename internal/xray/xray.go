@@ -70,23 +70,26 @@ const canonicalLen = len("Root=1-00000000-000000000000000000000000;Parent=000000
 
 // parseCanonical reads the header in the one form Lambda writes into every Telemetry event, at
 // fixed offsets: the general parser's splitting, trimming and case folding were a tenth of
-// decoding a platform batch. It reports false for anything else, valid or not, and the general
-// parser then decides (and words the error).
+// decoding a platform batch. The ids are read by the general parser's own readers. It reports
+// false for anything else, valid or not, and the general parser then decides (and words the
+// error).
 func parseCanonical(s string) (Header, bool) {
-	var h Header
-	if len(s) != canonicalLen || s[:7] != "Root=1-" || s[15] != '-' ||
-		s[40:48] != ";Parent=" || s[64:73] != ";Sampled=" {
-		return h, false
-	}
-	if !decodeHex(h.TraceID[:4], s[7:15]) || !decodeHex(h.TraceID[4:], s[16:40]) ||
-		!decodeHex(h.ParentID[:], s[48:64]) || h.TraceID.IsEmpty() || h.ParentID.IsEmpty() {
+	if len(s) != canonicalLen || s[:5] != "Root=" || s[40:48] != ";Parent=" || s[64:73] != ";Sampled=" {
 		return Header{}, false
 	}
-	var ok bool
-	if h.Sampling, ok = samplingOf(s[73:]); !ok {
+	root, err := parseRoot(s[5:40])
+	if err != nil {
 		return Header{}, false
 	}
-	return h, true
+	parent, err := ParseSpanID(s[48:64])
+	if err != nil {
+		return Header{}, false
+	}
+	sampling, ok := samplingOf(s[73:])
+	if !ok {
+		return Header{}, false
+	}
+	return Header{TraceID: root, ParentID: parent, Sampling: sampling}, true
 }
 
 // samplingOf maps a Sampled value to its decision; false when it is none of 0, 1 and ?.
@@ -100,37 +103,6 @@ func samplingOf(v string) (Sampling, bool) {
 		return SamplingRequested, true
 	}
 	return SamplingAbsent, false
-}
-
-// hexValue maps an ASCII byte to its hex digit's value, or 0xff when it is none (either case,
-// as encoding/hex accepts).
-var hexValue = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	for c := byte('0'); c <= '9'; c++ {
-		t[c] = c - '0'
-	}
-	for c := byte('a'); c <= 'f'; c++ {
-		t[c] = c - 'a' + 10
-		t[c-'a'+'A'] = c - 'a' + 10
-	}
-	return t
-}()
-
-// decodeHex decodes exactly 2*len(dst) hex digits of src into dst.
-func decodeHex(dst []byte, src string) bool {
-	if len(src) != 2*len(dst) {
-		return false
-	}
-	for i := range dst {
-		hi, lo := hexValue[src[2*i]], hexValue[src[2*i+1]]
-		if hi > 15 || lo > 15 {
-			return false
-		}
-		dst[i] = hi<<4 | lo
-	}
-	return true
 }
 
 // parseGeneral parses any valid header: keys in any order and case, padding, unknown keys.
